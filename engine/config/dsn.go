@@ -116,7 +116,10 @@ func (d MySQLDSN) String() string {
 // that are not URLs with a password come back unchanged.
 func Redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return redactMalformed(s)
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, ok := u.User.Password(); !ok {
@@ -124,4 +127,25 @@ func Redact(s string) string {
 	}
 	u.User = url.UserPassword(u.User.Username(), "REDACTED")
 	return u.String()
+}
+
+// redactMalformed hides what could be a password in a string url.Parse
+// rejected, such as one with a bad %-escape in the password. Without a
+// parse it cannot know where the user info ends, so it hides everything
+// up to the last '@' after the scheme, erring towards hiding too much.
+func redactMalformed(s string) string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return s
+	}
+	scheme := s[:len(s)-len(rest)]
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return s
+	}
+	return scheme + user + ":REDACTED" + rest[at:]
 }

@@ -1,0 +1,271 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/event"
+)
+
+// ProducerOptions configures a Producer. The zero value of each field but
+// Brokers, Topics and Store is usable.
+type ProducerOptions struct {
+	Brokers []string
+	Topics  *Topics
+	// Store receives the positions that Kafka has acknowledged up to.
+	Store checkpoint.Store
+	// ChunkSize is how many messages are handed to the writer at once while
+	// a transaction is being read. The default is 2000.
+	ChunkSize int
+	// Linger is how long the writer waits for a partition batch to fill
+	// before sending it. Small, so a trickle of changes is not delayed; the
+	// writer never waits for it once a batch is full. The default is 5ms.
+	Linger time.Duration
+	// MaxInFlight bounds the messages written but not yet acknowledged;
+	// past it Event blocks, which stops the binlog reader. The default is
+	// 100,000.
+	MaxInFlight int
+	// SaveInterval is how often the acknowledged position is saved. The
+	// default is 500ms.
+	SaveInterval time.Duration
+	Logger       *slog.Logger
+}
+
+func (o *ProducerOptions) setDefaults() {
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 2000
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 100_000
+	}
+	if o.SaveInterval <= 0 {
+		o.SaveInterval = 500 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Producer publishes captured events to Kafka. It implements
+// capture.Output: the capture goroutine calls Event and Commit, and the
+// Producer saves a transaction's end position only once Kafka acknowledged
+// (with acks=all) every message up to it.
+//
+// Messages are written asynchronously and acknowledgements come back per
+// partition in any order, so the Producer numbers every message and keeps a
+// low-water mark: the first message not yet acknowledged. A position is
+// saved when the low-water mark passes the last message before it.
+type Producer struct {
+	opts   ProducerOptions
+	writer *kafkago.Writer
+
+	chunk []kafkago.Message
+	next  uint64 // sequence number of the next message
+	slots chan struct{}
+
+	mu       sync.Mutex
+	acked    []bool // ring of MaxInFlight entries, indexed by sequence
+	low      uint64 // every message below low is acknowledged
+	pending  []pendingCommit
+	safe     checkpoint.Position
+	saved    checkpoint.Position
+	failed   error
+	lastSize int
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type pendingCommit struct {
+	end uint64 // messages below end belong to this position
+	pos checkpoint.Position
+}
+
+// NewProducer starts a Producer. Close it to flush and save the final
+// position.
+func NewProducer(opts ProducerOptions) (*Producer, error) {
+	opts.setDefaults()
+	if len(opts.Brokers) == 0 || opts.Topics == nil || opts.Store == nil {
+		return nil, errors.New("kafka producer needs brokers, topics and a checkpoint store")
+	}
+	p := &Producer{
+		opts:     opts,
+		slots:    make(chan struct{}, opts.MaxInFlight),
+		acked:    make([]bool, opts.MaxInFlight),
+		lastSize: 512,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	p.writer = &kafkago.Writer{
+		Addr:         kafkago.TCP(opts.Brokers...),
+		Balancer:     &kafkago.Murmur2Balancer{},
+		RequiredAcks: kafkago.RequireAll,
+		Async:        true,
+		BatchSize:    opts.ChunkSize,
+		BatchBytes:   16 << 20,
+		BatchTimeout: opts.Linger,
+		MaxAttempts:  10,
+		Completion:   p.completed,
+	}
+	go p.saveLoop()
+	return p, nil
+}
+
+// Event queues one event for Kafka. It blocks while MaxInFlight messages
+// are unacknowledged, and fails once Kafka refused a write: the capture must
+// then restart from the last saved position.
+func (p *Producer) Event(ctx context.Context, e *event.Event) error {
+	if err := p.err(); err != nil {
+		return err
+	}
+	topic := p.opts.Topics.Name(e.Table.Schema, e.Table.Name)
+	if err := p.opts.Topics.Ensure(ctx, topic); err != nil {
+		return err
+	}
+	value, err := event.AppendJSON(make([]byte, 0, p.lastSize+p.lastSize/4), e)
+	if err != nil {
+		return err
+	}
+	p.lastSize = len(value)
+	key := make([]byte, 0, len(e.Table.Schema)+len(e.Table.Name)+len(e.Key)+2)
+	key = append(append(append(append(append(key, e.Table.Schema...), '.'), e.Table.Name...), '/'), e.Key...)
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.chunk = append(p.chunk, kafkago.Message{Topic: topic, Key: key, Value: value, WriterData: p.next})
+	p.next++
+	if len(p.chunk) >= p.opts.ChunkSize {
+		return p.flush(ctx)
+	}
+	return nil
+}
+
+// Commit hands the transaction's messages to the writer and records that p
+// is safe once they are acknowledged.
+func (p *Producer) Commit(ctx context.Context, pos checkpoint.Position) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.low == p.next {
+		p.safe = pos
+	} else {
+		p.pending = append(p.pending, pendingCommit{end: p.next, pos: pos})
+	}
+	p.mu.Unlock()
+	return p.err()
+}
+
+// Heartbeat has nothing to publish: an idle source leaves Kafka idle.
+func (p *Producer) Heartbeat(context.Context, int64) error { return p.err() }
+
+func (p *Producer) flush(ctx context.Context) error {
+	if len(p.chunk) == 0 {
+		return nil
+	}
+	err := p.writer.WriteMessages(ctx, p.chunk...)
+	p.chunk = p.chunk[:0:0] // the writer keeps the messages until completion
+	if err != nil {
+		return fmt.Errorf("writing to kafka: %w", err)
+	}
+	return nil
+}
+
+// completed runs on the writer's goroutines when a partition batch is done.
+func (p *Producer) completed(msgs []kafkago.Message, err error) {
+	defer func() {
+		for range msgs {
+			<-p.slots
+		}
+	}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if p.failed == nil {
+			p.failed = fmt.Errorf("kafka did not acknowledge %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
+		}
+		return
+	}
+	n := uint64(len(p.acked))
+	for i := range msgs {
+		p.acked[msgs[i].WriterData.(uint64)%n] = true
+	}
+	for p.acked[p.low%n] {
+		p.acked[p.low%n] = false
+		p.low++
+	}
+	i := 0
+	for ; i < len(p.pending) && p.pending[i].end <= p.low; i++ {
+		p.safe = p.pending[i].pos
+	}
+	p.pending = p.pending[i:]
+}
+
+func (p *Producer) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
+}
+
+func (p *Producer) saveLoop() {
+	defer close(p.done)
+	t := time.NewTicker(p.opts.SaveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			if err := p.save(context.Background()); err != nil {
+				p.opts.Logger.Warn("saving checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// save stores the newest acknowledged position when it moved.
+func (p *Producer) save(ctx context.Context) error {
+	p.mu.Lock()
+	safe := p.safe
+	p.mu.Unlock()
+	if safe == p.saved || safe.IsZero() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.opts.Store.Save(ctx, safe); err != nil {
+		return fmt.Errorf("saving checkpoint %s: %w", safe, err)
+	}
+	p.saved = safe
+	return nil
+}
+
+// Position returns the newest position whose events Kafka acknowledged.
+func (p *Producer) Position() checkpoint.Position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.safe
+}
+
+// Close writes what is queued, waits for every acknowledgement and saves the
+// final position. It must not be called concurrently with Event or Commit.
+func (p *Producer) Close(ctx context.Context) error {
+	flushErr := p.flush(ctx)
+	closeErr := p.writer.Close() // blocks until every completion ran
+	close(p.stop)
+	<-p.done
+	saveErr := p.save(ctx)
+	return errors.Join(flushErr, closeErr, p.err(), saveErr)
+}
