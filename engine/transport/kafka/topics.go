@@ -9,6 +9,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/moontide/moontide/engine/dispatch"
 )
 
 // Topics names topics and creates them when they are missing.
@@ -140,6 +142,14 @@ func (t *Topics) List(ctx context.Context, patterns []string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("listing topics: %w", err)
 	}
+	safe := make([]string, len(patterns))
+	for i, p := range patterns {
+		safe[i] = sanitizePattern(p)
+	}
+	m, err := dispatch.NewMatcher(safe)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, tp := range md.Topics {
 		rest, ok := strings.CutPrefix(tp.Name, t.Prefix+".")
@@ -150,44 +160,23 @@ func (t *Topics) List(ctx context.Context, patterns []string) ([]string, error) 
 		if !ok {
 			continue
 		}
-		for _, p := range patterns {
-			ps, pt, _ := strings.Cut(p, ".")
-			if globMatch(sanitizePattern(ps), schema) && globMatch(sanitizePattern(pt), table) {
-				out = append(out, tp.Name)
-				break
-			}
+		if m.Match(schema, table) {
+			out = append(out, tp.Name)
 		}
 	}
 	return out, nil
 }
 
+// sanitizePattern applies the topic-name rules of sanitize to each part of a
+// "schema.table" pattern, keeping its '*'.
 func sanitizePattern(p string) string {
-	parts := strings.Split(p, "*")
-	for i := range parts {
-		parts[i] = sanitize(parts[i])
+	schema, table, _ := strings.Cut(p, ".")
+	part := func(s string) string {
+		runs := strings.Split(s, "*")
+		for i := range runs {
+			runs[i] = sanitize(runs[i])
+		}
+		return strings.Join(runs, "*")
 	}
-	return strings.Join(parts, "*")
-}
-
-// globMatch reports whether s matches p, where '*' matches any run of bytes.
-func globMatch(p, s string) bool {
-	for {
-		star := strings.IndexByte(p, '*')
-		if star < 0 {
-			return p == s
-		}
-		if !strings.HasPrefix(s, p[:star]) {
-			return false
-		}
-		s, p = s[star:], p[star+1:]
-		if p == "" {
-			return true
-		}
-		for i := 0; i <= len(s); i++ {
-			if globMatch(p, s[i:]) {
-				return true
-			}
-		}
-		return false
-	}
+	return part(schema) + "." + part(table)
 }
