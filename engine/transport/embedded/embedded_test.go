@@ -1,0 +1,437 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/dispatch"
+	"github.com/moontide/moontide/engine/event"
+)
+
+const waitFor = 10 * time.Second
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// memStore is an in-memory checkpoint.Store that records every save.
+type memStore struct {
+	mu    sync.Mutex
+	saves []checkpoint.Position
+}
+
+func (m *memStore) Load(context.Context) (checkpoint.Position, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.saves) == 0 {
+		return checkpoint.Position{}, checkpoint.ErrNotFound
+	}
+	return m.saves[len(m.saves)-1], nil
+}
+
+func (m *memStore) Save(_ context.Context, p checkpoint.Position) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saves = append(m.saves, p)
+	return nil
+}
+
+func (m *memStore) Close() error { return nil }
+
+func (m *memStore) last() checkpoint.Position {
+	p, _ := m.Load(context.Background())
+	return p
+}
+
+var (
+	tablesMu sync.Mutex
+	tables   = map[string]*event.Table{}
+)
+
+func ev(tbl, key string, id int) *event.Event {
+	tablesMu.Lock()
+	t := tables[tbl]
+	if t == nil {
+		t = event.NewTable("shop", tbl, []event.Column{{Name: "id", Type: "bigint"}}, []int{0})
+		tables[tbl] = t
+	}
+	tablesMu.Unlock()
+	return &event.Event{ID: strconv.Itoa(id), Action: event.Insert, Table: t, Key: key, TS: int64(1000 + id)}
+}
+
+func pos(n int) checkpoint.Position {
+	return checkpoint.Position{File: "bin.000001", Pos: uint32(n), TS: int64(1000 + n)}
+}
+
+type handlerFunc func(ctx context.Context, worker int, batch []*event.Event) error
+
+func (f handlerFunc) Handle(ctx context.Context, worker int, batch []*event.Event) error {
+	return f(ctx, worker, batch)
+}
+
+// log records the event ids a listener handled, per key, and whether any id
+// came twice.
+type log struct {
+	mu    sync.Mutex
+	byKey map[string][]int
+	seen  map[int]int
+}
+
+func newLog() *log { return &log{byKey: map[string][]int{}, seen: map[int]int{}} }
+
+func (l *log) handler(gate <-chan struct{}) dispatch.Handler {
+	return handlerFunc(func(ctx context.Context, _ int, batch []*event.Event) error {
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, e := range batch {
+			id, _ := strconv.Atoi(e.ID)
+			l.byKey[e.Key] = append(l.byKey[e.Key], id)
+			l.seen[id]++
+		}
+		return nil
+	})
+}
+
+func (l *log) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
+}
+
+func newTransport(t *testing.T, store checkpoint.Store) *Transport {
+	t.Helper()
+	return New(store, Options{
+		SaveInterval: time.Millisecond,
+		Logger:       quiet,
+		Runner:       dispatch.RunnerOptions{CommitInterval: time.Millisecond, StopGrace: waitFor},
+	})
+}
+
+// run starts tr.Run and returns a function that stops it and returns its
+// error.
+func run(t *testing.T, tr *Transport) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- tr.Run(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(waitFor):
+			t.Fatal("transport did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func spec(name string, subscribe ...string) dispatch.Spec {
+	return dispatch.Spec{Name: name, Subscribe: subscribe, Batch: 4, MaxWait: time.Millisecond, Workers: 2}
+}
+
+func mustEvent(t *testing.T, tr *Transport, e *event.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := tr.Event(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustCommit(t *testing.T, tr *Transport, p checkpoint.Position) {
+	t.Helper()
+	if err := tr.Commit(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func listenerStatus(tr *Transport, name string) ListenerStatus {
+	for _, l := range tr.Status().Listeners {
+		if l.Name == name {
+			return l
+		}
+	}
+	return ListenerStatus{}
+}
+
+func TestTransportSavesOnlyPositionsEveryListenerHasPassed(t *testing.T) {
+	store := &memStore{}
+	tr := newTransport(t, store)
+	ctx := context.Background()
+	fast, slow := newLog(), newLog()
+	// The slow listener's handler takes one token per batch.
+	tokens := make(chan struct{})
+	if err := tr.Add(ctx, Listener{spec("fast", "shop.*"), fast.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	slowSpec := spec("slow", "shop.orders")
+	slowSpec.Batch, slowSpec.Workers = 1, 1
+	if err := tr.Add(ctx, Listener{slowSpec, slow.handler(tokens)}); err != nil {
+		t.Fatal(err)
+	}
+	// Transaction 1: offsets 0-1; transaction 2: offsets 2-3.
+	mustEvent(t, tr, ev("orders", "1", 0))
+	mustEvent(t, tr, ev("items", "1", 1))
+	mustCommit(t, tr, pos(100))
+	mustEvent(t, tr, ev("orders", "2", 2))
+	mustEvent(t, tr, ev("items", "2", 3))
+	mustCommit(t, tr, pos(200))
+
+	waitUntil(t, "the fast listener to finish", func() bool { return listenerStatus(tr, "fast").Watermark == 3 })
+	if err := tr.save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := store.last(); !p.IsZero() {
+		t.Fatalf("saved %s while the slow listener has finished nothing", p)
+	}
+
+	tokens <- struct{}{} // the slow listener finishes offset 0: transaction 1 is done
+	waitUntil(t, "the slow listener to pass offset 0", func() bool { return listenerStatus(tr, "slow").Watermark >= 1 })
+	if err := tr.save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := store.last(); p != pos(100) {
+		t.Fatalf("saved %s, want %s: transaction 2 is not finished by the slow listener", p, pos(100))
+	}
+
+	stop := run(t, tr)
+	tokens <- struct{}{}
+	waitUntil(t, "the position of transaction 2 to be saved", func() bool { return store.last() == pos(200) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	for i := 1; i < len(store.saves); i++ {
+		if store.saves[i].Pos <= store.saves[i-1].Pos {
+			t.Errorf("saves went back or repeated: %v", store.saves)
+		}
+	}
+}
+
+func TestTransportIsNotHeldBackByAListenerWithNothingToDo(t *testing.T) {
+	store := &memStore{}
+	tr := newTransport(t, store)
+	run(t, tr)
+	busy, idle := newLog(), newLog()
+	ctx := context.Background()
+	if err := tr.Add(ctx, Listener{spec("busy", "shop.orders"), busy.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(ctx, Listener{spec("idle", "blog.*"), idle.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		mustEvent(t, tr, ev("orders", fmt.Sprint(i%5), i))
+		mustCommit(t, tr, pos(i+1))
+	}
+	waitUntil(t, "the last position to be saved", func() bool { return store.last() == pos(50) })
+	if idle.count() != 0 {
+		t.Errorf("the idle listener handled %d events of tables it does not subscribe", idle.count())
+	}
+}
+
+func TestTransportWithoutListenersSavesEveryBoundary(t *testing.T) {
+	store := &memStore{}
+	tr := newTransport(t, store)
+	stop := run(t, tr)
+	mustEvent(t, tr, ev("orders", "1", 0))
+	mustCommit(t, tr, pos(7))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p := store.last(); p != pos(7) {
+		t.Errorf("saved %s, want %s", p, pos(7))
+	}
+}
+
+func TestTransportStopSavesTheFinalPosition(t *testing.T) {
+	store := &memStore{}
+	tr := New(store, Options{
+		SaveInterval: time.Hour, // only the save on stop can write
+		Logger:       quiet,
+		Runner:       dispatch.RunnerOptions{CommitInterval: time.Hour, StopGrace: waitFor},
+	})
+	stop := run(t, tr)
+	l := newLog()
+	s := spec("l", "shop.*")
+	s.MaxWait = time.Hour // batches are cut by the stop itself
+	if err := tr.Add(context.Background(), Listener{s, l.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		mustEvent(t, tr, ev("orders", fmt.Sprint(i%7), i))
+		if i%10 == 9 {
+			mustCommit(t, tr, pos(i+1))
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p := store.last(); p != pos(100) {
+		t.Errorf("saved %s on stop, want %s", p, pos(100))
+	}
+	if l.count() != 100 {
+		t.Errorf("handled %d events before stopping, want 100", l.count())
+	}
+	if err := tr.Event(context.Background(), ev("orders", "1", 100)); err == nil {
+		t.Error("Event after stop was accepted")
+	}
+}
+
+// TestTransportReloadsUnderLoad replaces, swaps, removes and adds listeners
+// while events flow, and checks that every event reached each listener that
+// subscribed to it exactly once and in order per key.
+func TestTransportReloadsUnderLoad(t *testing.T) {
+	store := &memStore{}
+	tr := newTransport(t, store)
+	stop := run(t, tr)
+	ctx := context.Background()
+	stay, moved, gone := newLog(), newLog(), newLog()
+	if err := tr.Add(ctx, Listener{spec("stay", "shop.*"), stay.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(ctx, Listener{spec("moved", "shop.*"), moved.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(ctx, Listener{spec("gone", "shop.*"), gone.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6000
+	produced := make(chan error, 1)
+	go func() {
+		defer close(produced)
+		for i := 0; i < n; i++ {
+			if err := tr.Event(ctx, ev("orders", fmt.Sprint(rand.IntN(30)), i)); err != nil {
+				produced <- err
+				return
+			}
+			if i%50 == 49 {
+				if err := tr.Commit(ctx, pos(i+1)); err != nil {
+					produced <- err
+					return
+				}
+			}
+		}
+	}()
+	added := newLog()
+	var addedAt int
+	for step := 0; step < 4; step++ {
+		waitUntil(t, "progress", func() bool { return stay.count() >= (step+1)*n/6 })
+		switch step {
+		case 0: // a changed spec: the runner is rebuilt
+			s := spec("moved", "shop.*")
+			s.Batch = 9
+			if err := tr.Replace(ctx, Listener{s, moved.handler(nil)}); err != nil {
+				t.Fatal(err)
+			}
+		case 1: // same spec, new handler
+			if err := tr.Apply(ctx, []Listener{
+				{spec("stay", "shop.*"), stay.handler(nil)},
+				{func() dispatch.Spec { s := spec("moved", "shop.*"); s.Batch = 9; return s }(), moved.handler(nil)},
+				{spec("gone", "shop.*"), gone.handler(nil)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			if err := tr.Remove(ctx, "gone"); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			addedAt = int(tr.Status().Seq)
+			if err := tr.Add(ctx, Listener{spec("added", "shop.*"), added.handler(nil)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the last position to be saved", func() bool { return store.last() == pos(n) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for name, l := range map[string]*log{"stay": stay, "moved": moved} {
+		l.mu.Lock()
+		if len(l.seen) != n {
+			t.Errorf("%s handled %d distinct events, want %d", name, len(l.seen), n)
+		}
+		for id, c := range l.seen {
+			if c != 1 {
+				t.Errorf("%s handled event %d %d times", name, id, c)
+			}
+		}
+		for k, ids := range l.byKey {
+			if !slices.IsSorted(ids) {
+				t.Errorf("%s handled key %s out of order", name, k)
+			}
+		}
+		l.mu.Unlock()
+	}
+	gone.mu.Lock()
+	for id, c := range gone.seen {
+		if c != 1 {
+			t.Errorf("the removed listener handled event %d %d times", id, c)
+		}
+	}
+	gone.mu.Unlock()
+	added.mu.Lock()
+	defer added.mu.Unlock()
+	if len(added.seen) == 0 {
+		t.Error("the added listener handled nothing")
+	}
+	for id := range added.seen {
+		if id < addedAt {
+			t.Errorf("the added listener handled event %d from before it was added (at %d)", id, addedAt)
+		}
+	}
+}
+
+func TestTransportApplyRejectsABadSpecBeforeChangingAnything(t *testing.T) {
+	tr := newTransport(t, &memStore{})
+	run(t, tr)
+	l := newLog()
+	if err := tr.Add(context.Background(), Listener{spec("a", "shop.*"), l.handler(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	err := tr.Apply(context.Background(), []Listener{{spec("b", "no-dot"), l.handler(nil)}})
+	if err == nil {
+		t.Fatal("Apply accepted a malformed subscription")
+	}
+	if got := tr.Status().Listeners; len(got) != 1 || got[0].Name != "a" {
+		t.Errorf("listeners after a refused Apply: %+v, want only a", got)
+	}
+}
