@@ -25,6 +25,12 @@ type Handler interface {
 	Handle(ctx context.Context, worker int, batch []*event.Event) error
 }
 
+// Listener is a listener as transports run it: its spec and its code.
+type Listener struct {
+	Spec    Spec
+	Handler Handler
+}
+
 // Spec is what the runner needs to know about a listener: its name, which
 // events it wants, and how they are batched, spread and retried. engine/lua
 // fills it from the table a script returns.

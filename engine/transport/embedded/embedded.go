@@ -60,12 +60,6 @@ var (
 	})
 )
 
-// Listener is what the transport runs for one listener.
-type Listener struct {
-	Spec    dispatch.Spec
-	Handler dispatch.Handler
-}
-
 // Options tunes a Transport. Zero values take the documented defaults.
 type Options struct {
 	// SaveInterval is the most often the checkpoint is saved. The default
@@ -384,7 +378,7 @@ loop:
 
 // newSlot builds a listener's runner without starting it, so that a bad
 // spec fails before anything changes.
-func (t *Transport) newSlot(l Listener) (*slot, error) {
+func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 	s := &slot{t: t, name: l.Spec.Name, delivered: -1, done: -1, exit: make(chan struct{})}
 	opts := t.opts.Runner
 	opts.Committer = s
@@ -429,7 +423,7 @@ func (t *Transport) rebuild() {
 
 // Add starts a listener. It receives events from the next one on; events
 // before it do not hold it back.
-func (t *Transport) Add(ctx context.Context, l Listener) error {
+func (t *Transport) Add(ctx context.Context, l dispatch.Listener) error {
 	s, err := t.newSlot(l)
 	if err != nil {
 		return err
@@ -496,7 +490,7 @@ func (t *Transport) dropSlot(s *slot) {
 // the old runner drains and stops, then the new runner starts with the next
 // event. If draining fails (ctx ended), the old runner keeps running and
 // nothing changed. A listener that does not exist is added.
-func (t *Transport) Replace(ctx context.Context, l Listener) error {
+func (t *Transport) Replace(ctx context.Context, l dispatch.Listener) error {
 	ns, err := t.newSlot(l)
 	if err != nil {
 		return err
@@ -549,7 +543,7 @@ func (t *Transport) Swap(name string, h dispatch.Handler) error {
 // Apply makes the running listeners those of ls: new names are added,
 // missing ones removed, changed specs replaced, and the rest get their new
 // handler by Swap. Every spec is checked before anything changes.
-func (t *Transport) Apply(ctx context.Context, ls []Listener) error {
+func (t *Transport) Apply(ctx context.Context, ls []dispatch.Listener) error {
 	seen := make(map[string]bool, len(ls))
 	for _, l := range ls {
 		if err := l.Spec.Validate(); err != nil {

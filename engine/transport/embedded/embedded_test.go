@@ -194,12 +194,12 @@ func TestTransportSavesOnlyPositionsEveryListenerHasPassed(t *testing.T) {
 	fast, slow := newLog(), newLog()
 	// The slow listener's handler takes one token per batch.
 	tokens := make(chan struct{})
-	if err := tr.Add(ctx, Listener{spec("fast", "shop.*"), fast.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("fast", "shop.*"), Handler: fast.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	slowSpec := spec("slow", "shop.orders")
 	slowSpec.Batch, slowSpec.Workers = 1, 1
-	if err := tr.Add(ctx, Listener{slowSpec, slow.handler(tokens)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: slowSpec, Handler: slow.handler(tokens)}); err != nil {
 		t.Fatal(err)
 	}
 	// Transaction 1: offsets 0-1; transaction 2: offsets 2-3.
@@ -248,10 +248,10 @@ func TestTransportIsNotHeldBackByAListenerWithNothingToDo(t *testing.T) {
 	run(t, tr)
 	busy, idle := newLog(), newLog()
 	ctx := context.Background()
-	if err := tr.Add(ctx, Listener{spec("busy", "shop.orders"), busy.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("busy", "shop.orders"), Handler: busy.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Add(ctx, Listener{spec("idle", "blog.*"), idle.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("idle", "blog.*"), Handler: idle.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
@@ -289,7 +289,7 @@ func TestTransportStopSavesTheFinalPosition(t *testing.T) {
 	l := newLog()
 	s := spec("l", "shop.*")
 	s.MaxWait = time.Hour // batches are cut by the stop itself
-	if err := tr.Add(context.Background(), Listener{s, l.handler(nil)}); err != nil {
+	if err := tr.Add(context.Background(), dispatch.Listener{Spec: s, Handler: l.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 100; i++ {
@@ -321,13 +321,13 @@ func TestTransportReloadsUnderLoad(t *testing.T) {
 	stop := run(t, tr)
 	ctx := context.Background()
 	stay, moved, gone := newLog(), newLog(), newLog()
-	if err := tr.Add(ctx, Listener{spec("stay", "shop.*"), stay.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("stay", "shop.*"), Handler: stay.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Add(ctx, Listener{spec("moved", "shop.*"), moved.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("moved", "shop.*"), Handler: moved.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Add(ctx, Listener{spec("gone", "shop.*"), gone.handler(nil)}); err != nil {
+	if err := tr.Add(ctx, dispatch.Listener{Spec: spec("gone", "shop.*"), Handler: gone.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 6000
@@ -355,14 +355,14 @@ func TestTransportReloadsUnderLoad(t *testing.T) {
 		case 0: // a changed spec: the runner is rebuilt
 			s := spec("moved", "shop.*")
 			s.Batch = 9
-			if err := tr.Replace(ctx, Listener{s, moved.handler(nil)}); err != nil {
+			if err := tr.Replace(ctx, dispatch.Listener{Spec: s, Handler: moved.handler(nil)}); err != nil {
 				t.Fatal(err)
 			}
 		case 1: // same spec, new handler
-			if err := tr.Apply(ctx, []Listener{
-				{spec("stay", "shop.*"), stay.handler(nil)},
-				{func() dispatch.Spec { s := spec("moved", "shop.*"); s.Batch = 9; return s }(), moved.handler(nil)},
-				{spec("gone", "shop.*"), gone.handler(nil)},
+			if err := tr.Apply(ctx, []dispatch.Listener{
+				{Spec: spec("stay", "shop.*"), Handler: stay.handler(nil)},
+				{Spec: func() dispatch.Spec { s := spec("moved", "shop.*"); s.Batch = 9; return s }(), Handler: moved.handler(nil)},
+				{Spec: spec("gone", "shop.*"), Handler: gone.handler(nil)},
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -372,7 +372,7 @@ func TestTransportReloadsUnderLoad(t *testing.T) {
 			}
 		case 3:
 			addedAt = int(tr.Status().Seq)
-			if err := tr.Add(ctx, Listener{spec("added", "shop.*"), added.handler(nil)}); err != nil {
+			if err := tr.Add(ctx, dispatch.Listener{Spec: spec("added", "shop.*"), Handler: added.handler(nil)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -424,10 +424,10 @@ func TestTransportApplyRejectsABadSpecBeforeChangingAnything(t *testing.T) {
 	tr := newTransport(t, &memStore{})
 	run(t, tr)
 	l := newLog()
-	if err := tr.Add(context.Background(), Listener{spec("a", "shop.*"), l.handler(nil)}); err != nil {
+	if err := tr.Add(context.Background(), dispatch.Listener{Spec: spec("a", "shop.*"), Handler: l.handler(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	err := tr.Apply(context.Background(), []Listener{{spec("b", "no-dot"), l.handler(nil)}})
+	err := tr.Apply(context.Background(), []dispatch.Listener{{Spec: spec("b", "no-dot"), Handler: l.handler(nil)}})
 	if err == nil {
 		t.Fatal("Apply accepted a malformed subscription")
 	}
