@@ -19,7 +19,7 @@ capture process per source: two would publish every event twice.`,
 		Example: `  MOONTIDE_KAFKA_BROKERS=k1:9092,k2:9092 moontide capture -c conf.d`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd, "capture lands with the binlog capture work")
+			return runProcess(cmd, role{capture: true}, nil)
 		},
 	}
 }

@@ -21,7 +21,11 @@ Dispatch needs kafka.brokers; without brokers use 'moontide run'.`,
   moontide dispatch --listener orders-cache --listener products-search`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd, "dispatch lands with the transport and dispatch work")
+			only, err := cmd.Flags().GetStringSlice("listener")
+			if err != nil {
+				return err
+			}
+			return runProcess(cmd, role{dispatch: true}, only)
 		},
 	}
 	cmd.Flags().StringSlice("listener", nil,

@@ -7,6 +7,9 @@ package main
 
 import (
 	"os"
+
+	// Every builtin Lua module registers itself.
+	_ "github.com/moontide/moontide/builtins/all"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".

@@ -1,6 +1,10 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
 
 func newReloadCmd() *cobra.Command {
 	return &cobra.Command{
@@ -17,7 +21,11 @@ reached.`,
 		Example: `  moontide reload -c conf.d`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd, "reload lands with the admin server work")
+			if _, err := callAdmin(cmd, "POST", "/reload"); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "reloaded")
+			return nil
 		},
 	}
 }

@@ -23,7 +23,7 @@ SIGINT stop reading, finish in-flight batches, commit and exit 0.`,
   MOONTIDE_LOG_FORMAT=json moontide run`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd, "run lands with the capture, transport and dispatch work")
+			return runProcess(cmd, role{capture: true, dispatch: true}, nil)
 		},
 	}
 }

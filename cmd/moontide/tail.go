@@ -1,6 +1,22 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moontide/moontide/engine/capture"
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/event"
+)
 
 func newTailCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -19,11 +35,118 @@ of its own, so it does not disturb a running capture.`,
   moontide tail shop.orders --from earliest --limit 10`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return notAvailable(cmd, "tail lands with the binlog capture work")
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(cfg.Log, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			from, _ := cmd.Flags().GetString("from")
+			limit, _ := cmd.Flags().GetInt("limit")
+			tables, _ := cmd.Flags().GetStringSlice("tables")
+			if limit < 0 {
+				return &usageError{cmd: cmd, err: fmt.Errorf("--limit must not be negative, not %d", limit)}
+			}
+			if strings.EqualFold(strings.TrimSpace(from), "checkpoint") || strings.TrimSpace(from) == "" {
+				return &usageError{cmd: cmd, err: errors.New("--from must be latest, earliest, FILE:POS or a GTID set: tail never reads or writes the checkpoint")}
+			}
+			include := append(append([]string(nil), args...), tables...)
+			if len(include) == 0 {
+				include = cfg.Source.Include
+			}
+			if _, err := capture.NewFilter(include, cfg.Source.Exclude); err != nil {
+				return &usageError{cmd: cmd, err: err}
+			}
+			dsn, err := cfg.Source.MySQLDSN()
+			if err != nil {
+				return err
+			}
+			// This build reads the binlog directly even when kafka.brokers
+			// is set: the events are the same bytes capture publishes.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			out := &tailOutput{w: bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10), limit: limit, done: cancel}
+			err = capture.Run(ctx, capture.Options{
+				DSN:       dsn,
+				Flavor:    cfg.Source.Flavor,
+				ServerID:  tailServerID(cfg.Source.ServerID),
+				Start:     from,
+				Include:   include,
+				Exclude:   cfg.Source.Exclude,
+				Heartbeat: cfg.Source.Heartbeat,
+				Charset:   cfg.Source.Charset,
+				Logger:    log,
+			}, out)
+			if ferr := out.w.Flush(); err == nil && ferr != nil {
+				err = fmt.Errorf("writing events: %w", ferr)
+			}
+			if errors.Is(err, errLimitReached) {
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().String("from", "latest",
 		"where to begin: latest, earliest, FILE:POS or a GTID set")
 	cmd.Flags().Int("limit", 0, "stop after this many events; 0 means run until interrupted")
+	cmd.Flags().StringSlice("tables", nil,
+		"schema.table patterns to show, repeatable or comma-separated (added to the arguments)")
 	return cmd
 }
+
+// tailServerID picks a replica id of tail's own, far from the configured
+// one, so tail does not cut off a running capture (the server drops the
+// older of two replicas with one id).
+func tailServerID(configured uint32) uint32 {
+	for {
+		id := 0x40000000 + rand.Uint32N(0x3fffffff)
+		if id != configured {
+			return id
+		}
+	}
+}
+
+// errLimitReached ends capture once --limit events are printed.
+var errLimitReached = errors.New("event limit reached")
+
+// tailOutput prints each event as its JSON form, one per line: exactly
+// the bytes capture would publish to Kafka.
+type tailOutput struct {
+	w     *bufio.Writer
+	buf   []byte
+	n     int
+	limit int
+	done  func()
+}
+
+func (o *tailOutput) Event(ctx context.Context, e *event.Event) error {
+	var err error
+	if o.buf, err = event.AppendJSON(o.buf[:0], e); err != nil {
+		return err
+	}
+	o.buf = append(o.buf, '\n')
+	if _, err := o.w.Write(o.buf); err != nil {
+		return fmt.Errorf("writing events: %w", err)
+	}
+	o.n++
+	if o.limit > 0 && o.n >= o.limit {
+		if err := o.w.Flush(); err != nil {
+			return fmt.Errorf("writing events: %w", err)
+		}
+		o.done()
+		return errLimitReached
+	}
+	return nil
+}
+
+// Commit flushes at each transaction end, so a terminal sees whole
+// transactions promptly without a write per event.
+func (o *tailOutput) Commit(ctx context.Context, p checkpoint.Position) error {
+	return o.w.Flush()
+}
+
+func (o *tailOutput) Heartbeat(ctx context.Context, ts int64) error { return o.w.Flush() }

@@ -14,6 +14,11 @@ import (
 	"github.com/moontide/moontide/engine/event"
 )
 
+// ErrKafka marks the errors of a Producer: Kafka refused or did not
+// acknowledge a write, or a topic could not be made ready. Capture stops on
+// them; the caller builds a new Producer and resumes from the checkpoint.
+var ErrKafka = errors.New("kafka")
+
 // ProducerOptions configures a Producer. The zero value of each field but
 // Brokers, Topics and Store is usable.
 type ProducerOptions struct {
@@ -130,7 +135,7 @@ func (p *Producer) Event(ctx context.Context, e *event.Event) error {
 	}
 	topic := p.opts.Topics.Name(e.Table.Schema, e.Table.Name)
 	if err := p.opts.Topics.Ensure(ctx, topic); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrKafka, err)
 	}
 	value, err := event.AppendJSON(make([]byte, 0, p.lastSize+p.lastSize/4), e)
 	if err != nil {
@@ -178,7 +183,7 @@ func (p *Producer) flush(ctx context.Context) error {
 	err := p.writer.WriteMessages(ctx, p.chunk...)
 	p.chunk = p.chunk[:0:0] // the writer keeps the messages until completion
 	if err != nil {
-		return fmt.Errorf("writing to kafka: %w", err)
+		return fmt.Errorf("writing to %w: %w", ErrKafka, err)
 	}
 	return nil
 }
@@ -194,7 +199,7 @@ func (p *Producer) completed(msgs []kafkago.Message, err error) {
 	defer p.mu.Unlock()
 	if err != nil {
 		if p.failed == nil {
-			p.failed = fmt.Errorf("kafka did not acknowledge %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
+			p.failed = fmt.Errorf("%w did not acknowledge %d messages to %s: %w", ErrKafka, len(msgs), msgs[0].Topic, err)
 		}
 		return
 	}
