@@ -1,0 +1,458 @@
+package capture
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	driver "github.com/go-sql-driver/mysql" // also registers the driver behind the metadata connection
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/config"
+)
+
+// Options configure a capture. The zero value of every optional field is a
+// usable default.
+type Options struct {
+	// DSN is the source server. The user needs REPLICATION SLAVE and
+	// REPLICATION CLIENT (MariaDB ≥ 10.5: BINLOG MONITOR) and SELECT on
+	// information_schema. Required.
+	DSN config.MySQLDSN
+	// Flavor is "mysql" or "mariadb"; it decides the GTID syntax and a few
+	// binlog events. The default is "mariadb".
+	Flavor string
+	// ServerID is the replica id announced to the server; it must be unique
+	// among the server's replicas. Required (0 is refused by the server).
+	ServerID uint32
+	// Start is where to begin: "" (the stored checkpoint, else latest),
+	// "checkpoint" (the stored checkpoint, and fail without one),
+	// "earliest" (the oldest binlog still on the server), "latest",
+	// "FILE:POS", or a GTID set. See config.ParseStart.
+	Start string
+	// Include and Exclude are schema.table patterns ('*' in either part).
+	// Empty Include means every table.
+	Include, Exclude []string
+	// Heartbeat is how often an idle server sends a heartbeat; it keeps lag
+	// honest and lets capture notice a dead connection. The default is 1s.
+	Heartbeat time.Duration
+	// Charset of the replication connection. The default is utf8mb4.
+	Charset string
+	// Logger receives capture's logs. The default is slog.Default().
+	Logger *slog.Logger
+	// CheckpointStore is read once at start to resume. Capture never saves
+	// to it: the Output does, once the events before a Commit are
+	// delivered. It may be nil when Start does not need it.
+	CheckpointStore checkpoint.Store
+	// MaxBackoff caps the wait between reconnect attempts after a lost
+	// connection; the wait starts at 500ms and doubles. The default is 30s.
+	MaxBackoff time.Duration
+}
+
+func (o *Options) defaults() error {
+	if o.Flavor == "" {
+		o.Flavor = mysql.MariaDBFlavor
+	}
+	if o.Flavor != mysql.MariaDBFlavor && o.Flavor != mysql.MySQLFlavor {
+		return fmt.Errorf("flavor must be mysql or mariadb, not %q", o.Flavor)
+	}
+	if o.ServerID == 0 {
+		return errors.New("server_id must not be 0: the server refuses replicas with id 0")
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.Charset == "" {
+		o.Charset = "utf8mb4"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	return nil
+}
+
+// Run captures until ctx is done or a non-transient error occurs, calling
+// out for every row change, DDL statement, transaction end and heartbeat,
+// in binlog order and from one goroutine. A lost connection is retried with
+// backoff from the last transaction boundary; events already handed to out
+// are not handed over again. Run returns nil when ctx is done.
+func Run(ctx context.Context, opts Options, out Output) error {
+	c, err := New(opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Run(ctx, out)
+}
+
+// Capturer reads one source. Build it with New, call Run once, then Close.
+type Capturer struct {
+	opts   Options
+	log    *slog.Logger
+	db     *sql.DB
+	filter *Filter
+	cur    atomic.Pointer[stream] // the running stream, for tests
+}
+
+// New checks the options and opens the metadata connection. It does not
+// talk to the server yet; Run does.
+func New(opts Options) (*Capturer, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, fmt.Errorf("configuring capture: %w", err)
+	}
+	if _, err := config.ParseStart(opts.Flavor, opts.Start); err != nil {
+		return nil, fmt.Errorf("configuring capture: start: %w", err)
+	}
+	f, err := NewFilter(opts.Include, opts.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("configuring capture: %w", err)
+	}
+	dsn := opts.DSN
+	dsn.Database = ""
+	db, err := sql.Open("mysql", dsn.DriverDSN())
+	if err != nil {
+		return nil, fmt.Errorf("opening source %s: %w", opts.DSN, err)
+	}
+	db.SetMaxOpenConns(2)
+	return &Capturer{opts: opts, log: opts.Logger.With("component", "capture"), db: db, filter: f}, nil
+}
+
+// Close releases the metadata connection.
+func (c *Capturer) Close() error { return c.db.Close() }
+
+// Run captures until ctx is done or a non-transient error occurs; see the
+// package function Run.
+func (c *Capturer) Run(ctx context.Context, out Output) error {
+	if err := c.checkServer(ctx); err != nil {
+		return err
+	}
+	cs, err := loadCharsets(ctx, c.db)
+	if err != nil {
+		c.log.Warn("reading the server's collations failed; using the built-in list", "err", err)
+	}
+	start, err := c.resolveStart(ctx)
+	if err != nil {
+		return err
+	}
+	c.log.Info("capture starting", "source", c.opts.DSN.String(), "from", start.String())
+	s := newStream(c, cs, out, start)
+	c.cur.Store(s)
+	backoff := 500 * time.Millisecond
+	for {
+		err := s.run(ctx)
+		if s.handleErr != nil && !errors.Is(s.handleErr, context.Canceled) && !errors.Is(s.handleErr, context.DeadlineExceeded) {
+			// The output or the decoder failed: that is the answer, even
+			// when ctx ended meanwhile.
+			return s.handleErr
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !s.transient(err) {
+			return err
+		}
+		if s.progressed {
+			backoff = 500 * time.Millisecond
+		}
+		c.log.Warn("binlog connection lost; reconnecting", "err", err, "resume", s.resumePos().String(), "wait", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, c.opts.MaxBackoff)
+	}
+}
+
+// checkServer verifies the server writes a binlog capture can read, with a
+// message that says what to change when it does not.
+func (c *Capturer) checkServer(ctx context.Context) error {
+	vars := map[string]string{}
+	rows, err := c.db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','binlog_row_value_options','gtid_mode')")
+	if err != nil {
+		return fmt.Errorf("connecting to source %s: %w", c.opts.DSN, explainServerError(err))
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
+		}
+		vars[strings.ToLower(k)] = strings.ToUpper(v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
+	}
+	if vars["log_bin"] != "ON" && vars["log_bin"] != "1" {
+		return fmt.Errorf("source %s has binary logging off: start it with log_bin=ON (and binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL)", c.opts.DSN)
+	}
+	if vars["binlog_format"] != "ROW" {
+		return fmt.Errorf("source %s has binlog_format=%s: capture needs ROW (SET GLOBAL binlog_format='ROW' and put it in the server config; sessions already open keep the old format)", c.opts.DSN, vars["binlog_format"])
+	}
+	if v := vars["binlog_row_image"]; v != "" && v != "FULL" {
+		c.log.Warn("binlog_row_image is not FULL: row images lack unchanged columns, which events carry as missing", "binlog_row_image", v)
+	}
+	if v := vars["binlog_row_metadata"]; v != "FULL" {
+		return fmt.Errorf("source %s has binlog_row_metadata=%s: capture takes column names, signedness and ENUM/SET labels from the binlog itself and needs FULL (SET GLOBAL binlog_row_metadata='FULL' and put it in the server config)", c.opts.DSN, v)
+	}
+	if v := vars["binlog_row_value_options"]; strings.Contains(v, "PARTIAL_JSON") {
+		return fmt.Errorf("source %s has binlog_row_value_options=%s: partial JSON updates do not carry whole values; set it to ''", c.opts.DSN, v)
+	}
+	// SHOW BINARY LOGS needs REPLICATION CLIENT (BINLOG MONITOR on MariaDB
+	// 10.5+): the same right the dump needs, checked before we rely on it.
+	if _, err := c.binaryLogs(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// binaryLogs lists the binlog files the server still has, oldest first.
+func (c *Capturer) binaryLogs(ctx context.Context) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return nil, fmt.Errorf("listing binlogs of %s: %w", c.opts.DSN, explainServerError(err))
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var files []string
+	for rows.Next() {
+		dst := make([]any, len(cols))
+		var name string
+		dst[0] = &name
+		for i := 1; i < len(dst); i++ {
+			dst[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("listing binlogs of %s: %w", c.opts.DSN, err)
+		}
+		files = append(files, name)
+	}
+	return files, rows.Err()
+}
+
+// startPos is a resolved start position.
+type startPos struct {
+	file string
+	pos  uint32
+	// gtid is the GTID set executed up to the position. gtidKnown tells an
+	// empty set from an unknown one.
+	gtid      string
+	gtidKnown bool
+	// byGTID starts the dump by gtid rather than by file and position.
+	byGTID bool
+}
+
+func (p startPos) String() string {
+	if p.byGTID {
+		return "gtid " + p.gtid
+	}
+	return fmt.Sprintf("%s:%d", p.file, p.pos)
+}
+
+// resolveStart turns Options.Start and the stored checkpoint into a
+// position on the server, and checks the server still has it.
+func (c *Capturer) resolveStart(ctx context.Context) (startPos, error) {
+	st, _ := config.ParseStart(c.opts.Flavor, c.opts.Start) // checked in New
+	var p startPos
+	switch st.Kind {
+	case config.StartDefault, config.StartCheckpoint:
+		var cp checkpoint.Position
+		err := checkpoint.ErrNotFound
+		if c.opts.CheckpointStore != nil {
+			cp, err = c.opts.CheckpointStore.Load(ctx)
+		}
+		switch {
+		case err == nil && !cp.IsZero():
+			if cp.Flavor != "" && cp.Flavor != c.opts.Flavor {
+				return p, fmt.Errorf("the stored checkpoint %s is for a %s server, the source is configured as %s", cp, cp.Flavor, c.opts.Flavor)
+			}
+			p = startPos{file: cp.File, pos: cp.Pos, gtid: cp.GTIDSet, gtidKnown: cp.GTIDSet != "", byGTID: cp.GTIDSet != ""}
+			c.log.Info("resuming from the stored checkpoint", "pos", cp.String())
+		case errors.Is(err, checkpoint.ErrNotFound) || (err == nil && cp.IsZero()):
+			if st.Kind == config.StartCheckpoint {
+				return p, errors.New("start is checkpoint but no checkpoint is stored; start from earliest or latest")
+			}
+			return c.latest(ctx)
+		default:
+			return p, fmt.Errorf("loading the checkpoint: %w", err)
+		}
+	case config.StartLatest:
+		return c.latest(ctx)
+	case config.StartEarliest:
+		files, err := c.binaryLogs(ctx)
+		if err != nil {
+			return p, err
+		}
+		if len(files) == 0 {
+			return p, fmt.Errorf("source %s lists no binary logs", c.opts.DSN)
+		}
+		p = startPos{file: files[0], pos: 4}
+	case config.StartFilePos:
+		p = startPos{file: st.File, pos: st.Pos}
+	case config.StartGTID:
+		p = startPos{gtid: st.GTID, gtidKnown: true, byGTID: true}
+	}
+	if p.file != "" && !p.byGTID {
+		files, err := c.binaryLogs(ctx)
+		if err != nil {
+			return p, err
+		}
+		if !contains(files, p.file) {
+			return p, purgedError(p.file, files)
+		}
+	}
+	if !p.gtidKnown && c.opts.Flavor == mysql.MariaDBFlavor {
+		// Knowing the GTID state at the start lets every checkpoint carry
+		// the GTID set, so a resume survives a failover.
+		p.gtid, p.gtidKnown = c.mariadbGTIDAt(ctx, p.file, p.pos)
+	}
+	return p, nil
+}
+
+// latest is the server's current end of binlog.
+func (c *Capturer) latest(ctx context.Context) (startPos, error) {
+	var p startPos
+	for _, q := range []string{"SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"} {
+		rows, err := c.db.QueryContext(ctx, q)
+		if err != nil {
+			var drvErr *driver.MySQLError
+			if errors.As(err, &drvErr) && drvErr.Number == 1064 { // syntax: try the other spelling
+				continue
+			}
+			return p, fmt.Errorf("reading the binlog position of %s: %w", c.opts.DSN, explainServerError(err))
+		}
+		cols, _ := rows.Columns()
+		ok := rows.Next()
+		if ok {
+			dst := make([]any, len(cols))
+			dst[0], dst[1] = &p.file, &p.pos
+			for i := 2; i < len(dst); i++ {
+				dst[i] = new(sql.RawBytes)
+			}
+			err = rows.Scan(dst...)
+		}
+		rows.Close()
+		if err != nil {
+			return p, fmt.Errorf("reading the binlog position of %s: %w", c.opts.DSN, err)
+		}
+		if !ok {
+			return p, fmt.Errorf("source %s reports no binlog position: is log_bin on?", c.opts.DSN)
+		}
+		if c.opts.Flavor == mysql.MariaDBFlavor {
+			p.gtid, p.gtidKnown = c.mariadbGTIDAt(ctx, p.file, p.pos)
+		}
+		return p, nil
+	}
+	return p, fmt.Errorf("reading the binlog position of %s: neither SHOW MASTER STATUS nor SHOW BINARY LOG STATUS works", c.opts.DSN)
+}
+
+// mariadbGTIDAt asks MariaDB for the GTID state at file:pos. It reports
+// false when the server cannot say; checkpoints then carry only file and
+// position until the next binlog file begins with its GTID list.
+func (c *Capturer) mariadbGTIDAt(ctx context.Context, file string, pos uint32) (string, bool) {
+	var g sql.NullString
+	if err := c.db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&g); err != nil {
+		c.log.Warn("reading the GTID state at the start position failed", "pos", fmt.Sprintf("%s:%d", file, pos), "err", err)
+		return "", false
+	}
+	return g.String, g.Valid
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// purgedError says that file is gone and what the user can do.
+func purgedError(file string, files []string) error {
+	oldest := "none"
+	if len(files) > 0 {
+		oldest = files[0]
+	}
+	return fmt.Errorf("%w: binlog %s is no longer on the server (oldest is %s); start from earliest and run a full sync", ErrPurged, file, oldest)
+}
+
+// ErrPurged means the start position is older than the oldest binlog the
+// server keeps: events were lost for this capture, and only a full sync can
+// bring the destinations back in step.
+var ErrPurged = errors.New("start position purged")
+
+// explainServerError adds what to do to the server errors a user can fix.
+func explainServerError(err error) error {
+	var code uint16
+	var myErr *mysql.MyError
+	var drvErr *driver.MySQLError
+	switch {
+	case errors.As(err, &myErr):
+		code = myErr.Code
+	case errors.As(err, &drvErr):
+		code = drvErr.Number
+	}
+	switch code {
+	case 1227, 1142, 1044:
+		return fmt.Errorf("%w (the capture user needs: GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* — on MariaDB 10.5+ REPLICATION SLAVE, BINLOG MONITOR, SELECT)", err)
+	case 1045:
+		return fmt.Errorf("%w (check the user and password in the source dsn)", err)
+	}
+	return err
+}
+
+// isTransient reports whether err is a lost connection worth retrying,
+// rather than a refusal that retrying cannot fix.
+func isTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var myErr *mysql.MyError
+	if errors.As(err, &myErr) {
+		// Server-side errors are answers, not outages, except the ones a
+		// restarting or overloaded server gives.
+		switch myErr.Code {
+		case mysql.ER_CON_COUNT_ERROR, mysql.ER_SERVER_SHUTDOWN, 1927 /* ER_CONNECTION_KILLED */, mysql.ER_QUERY_INTERRUPTED:
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "broken pipe", "connection refused", "EOF", "i/o timeout", "bad connection", "use of closed network connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// quietHandler passes go-mysql's warnings and errors to our logger but
+// drops its info chatter (it logs every rotate and its whole config).
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name)}
+}

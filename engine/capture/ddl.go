@@ -1,0 +1,288 @@
+package capture
+
+import (
+	"strings"
+	"unicode"
+)
+
+// queryKind classifies the statement of a QUERY event.
+type queryKind uint8
+
+const (
+	queryOther    queryKind = iota // not a row change or schema change: ignored
+	queryBegin                     // BEGIN: a transaction starts
+	queryCommit                    // COMMIT: a transaction of non-transactional tables ends
+	queryRollback                  // ROLLBACK: ends a transaction with nothing to apply
+	queryDDL                       // a schema change
+)
+
+// ddlTarget is what a DDL statement is about.
+type ddlTarget struct {
+	schema, table string
+}
+
+// classifyQuery looks at the leading keywords of a statement. DDL
+// statements also yield the tables they name (for filtering and schema
+// tracking); defaultSchema qualifies unqualified names.
+func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
+	t := tokenizer{s: q}
+	first := strings.ToUpper(t.word())
+	switch first {
+	case "BEGIN", "XA":
+		if first == "XA" {
+			switch strings.ToUpper(t.word()) {
+			case "START", "BEGIN":
+				return queryBegin, nil
+			case "COMMIT":
+				return queryCommit, nil
+			case "ROLLBACK":
+				return queryRollback, nil
+			}
+			return queryOther, nil
+		}
+		return queryBegin, nil
+	case "COMMIT":
+		return queryCommit, nil
+	case "ROLLBACK":
+		if strings.ToUpper(t.word()) == "TO" {
+			return queryOther, nil // ROLLBACK TO SAVEPOINT stays inside the transaction
+		}
+		return queryRollback, nil
+	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE":
+	default:
+		return queryOther, nil
+	}
+	// Skip modifiers up to the object keyword.
+	var object string
+	for {
+		raw := t.word()
+		w := strings.ToUpper(raw)
+		if w == "" {
+			// DEFINER=`u`@`h`, ALGORITHM=..., and other punctuation.
+			if !t.skipChar() {
+				return queryOther, nil
+			}
+			continue
+		}
+		switch w {
+		case "TABLE", "TABLES", "DATABASE", "SCHEMA", "INDEX", "VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "SEQUENCE":
+			object = w
+		case "USER", "ROLE", "SERVER", "TABLESPACE", "LOGFILE":
+			return queryOther, nil
+		}
+		if object != "" {
+			break
+		}
+		if first == "TRUNCATE" {
+			// TRUNCATE [TABLE] t
+			t.unread(raw)
+			object = "TABLE"
+			break
+		}
+	}
+	switch object {
+	case "DATABASE", "SCHEMA":
+		t.skipIfExists()
+		name := t.ident()
+		return queryDDL, []ddlTarget{{schema: name}}
+	case "TABLE", "TABLES", "SEQUENCE":
+		t.skipIfExists()
+		var targets []ddlTarget
+		for {
+			s, n := t.qualified(defaultSchema)
+			if n == "" {
+				break
+			}
+			targets = append(targets, ddlTarget{s, n})
+			if first == "RENAME" {
+				// RENAME TABLE a TO b, c TO d: both names matter.
+				if strings.ToUpper(t.word()) != "TO" {
+					break
+				}
+				s, n = t.qualified(defaultSchema)
+				targets = append(targets, ddlTarget{s, n})
+			}
+			if first == "ALTER" && strings.ToUpper(t.peekWord()) == "RENAME" {
+				t.word()
+				if w := strings.ToUpper(t.peekWord()); w == "TO" || w == "AS" {
+					t.word()
+				}
+				if w := strings.ToUpper(t.peekWord()); w != "COLUMN" && w != "INDEX" && w != "KEY" {
+					s, n = t.qualified(defaultSchema)
+					if n != "" {
+						targets = append(targets, ddlTarget{s, n})
+					}
+				}
+			}
+			if !t.comma() {
+				break
+			}
+		}
+		return queryDDL, targets
+	case "INDEX":
+		// CREATE [UNIQUE] INDEX i ON t / DROP INDEX i ON t
+		t.skipIfExists()
+		t.ident()
+		for {
+			w := strings.ToUpper(t.word())
+			if w == "" {
+				return queryDDL, []ddlTarget{{schema: defaultSchema}}
+			}
+			if w == "ON" {
+				s, n := t.qualified(defaultSchema)
+				return queryDDL, []ddlTarget{{s, n}}
+			}
+		}
+	default:
+		// Views, routines, triggers and events change no table's columns.
+		return queryDDL, []ddlTarget{{schema: defaultSchema}}
+	}
+}
+
+// tokenizer reads SQL words and identifiers, skipping comments. It knows
+// just enough SQL to find the object of a DDL statement.
+type tokenizer struct {
+	s       string
+	pending []string
+}
+
+func (t *tokenizer) skipSpace() {
+	for {
+		t.s = strings.TrimLeftFunc(t.s, unicode.IsSpace)
+		switch {
+		case strings.HasPrefix(t.s, "/*"):
+			if strings.HasPrefix(t.s, "/*!") || strings.HasPrefix(t.s, "/*M!") {
+				// Versioned comments are executed: read their content.
+				t.s = strings.TrimLeft(t.s[2:], "!M0123456789")
+				continue
+			}
+			i := strings.Index(t.s, "*/")
+			if i < 0 {
+				t.s = ""
+				return
+			}
+			t.s = t.s[i+2:]
+		case strings.HasPrefix(t.s, "*/"):
+			t.s = t.s[2:]
+		case strings.HasPrefix(t.s, "-- "), strings.HasPrefix(t.s, "#"):
+			i := strings.IndexByte(t.s, '\n')
+			if i < 0 {
+				t.s = ""
+				return
+			}
+			t.s = t.s[i+1:]
+		default:
+			return
+		}
+	}
+}
+
+// skipChar drops one character that is not part of a word or a quoted
+// identifier, reporting false at the end of the statement.
+func (t *tokenizer) skipChar() bool {
+	t.skipSpace()
+	if t.s == "" {
+		return false
+	}
+	if t.s[0] == '`' || t.s[0] == '"' || t.s[0] == '\'' {
+		t.ident()
+		return true
+	}
+	t.s = t.s[1:]
+	return true
+}
+
+func (t *tokenizer) unread(w string) {
+	if w != "" {
+		t.pending = append(t.pending, w)
+	}
+}
+
+// word reads a bare word (letters, digits, _ and $), or "" at anything else.
+func (t *tokenizer) word() string {
+	if n := len(t.pending); n > 0 {
+		w := t.pending[n-1]
+		t.pending = t.pending[:n-1]
+		return w
+	}
+	t.skipSpace()
+	i := 0
+	for i < len(t.s) && (t.s[i] == '_' || t.s[i] == '$' || t.s[i] >= 0x80 || unicode.IsLetter(rune(t.s[i])) || unicode.IsDigit(rune(t.s[i]))) {
+		i++
+	}
+	w := t.s[:i]
+	t.s = t.s[i:]
+	return w
+}
+
+func (t *tokenizer) peekWord() string {
+	w := t.word()
+	t.unread(w)
+	return w
+}
+
+// ident reads an identifier, bare or `quoted`.
+func (t *tokenizer) ident() string {
+	if len(t.pending) > 0 {
+		return t.word()
+	}
+	t.skipSpace()
+	if strings.HasPrefix(t.s, "`") || strings.HasPrefix(t.s, `"`) || strings.HasPrefix(t.s, "'") {
+		q := t.s[0]
+		var b strings.Builder
+		i := 1
+		for i < len(t.s) {
+			if t.s[i] == q {
+				if i+1 < len(t.s) && t.s[i+1] == q {
+					b.WriteByte(q)
+					i += 2
+					continue
+				}
+				i++
+				break
+			}
+			b.WriteByte(t.s[i])
+			i++
+		}
+		t.s = t.s[i:]
+		return b.String()
+	}
+	return t.word()
+}
+
+// qualified reads [schema.]name.
+func (t *tokenizer) qualified(defaultSchema string) (string, string) {
+	a := t.ident()
+	if a == "" {
+		return "", ""
+	}
+	t.skipSpace()
+	if len(t.pending) == 0 && strings.HasPrefix(t.s, ".") {
+		t.s = t.s[1:]
+		return a, t.ident()
+	}
+	return defaultSchema, a
+}
+
+func (t *tokenizer) comma() bool {
+	t.skipSpace()
+	if len(t.pending) == 0 && strings.HasPrefix(t.s, ",") {
+		t.s = t.s[1:]
+		return true
+	}
+	return false
+}
+
+func (t *tokenizer) skipIfExists() {
+	w := strings.ToUpper(t.peekWord())
+	if w != "IF" {
+		return
+	}
+	t.word()
+	if strings.ToUpper(t.peekWord()) == "NOT" {
+		t.word()
+	}
+	if strings.ToUpper(t.peekWord()) == "EXISTS" {
+		t.word()
+	}
+}

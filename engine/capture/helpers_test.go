@@ -1,0 +1,186 @@
+package capture
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/config"
+	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/internal/testenv"
+)
+
+// recorder is an Output that keeps what it is given and lets a test wait
+// for it.
+type recorder struct {
+	mu      sync.Mutex
+	events  []*event.Event
+	commits []checkpoint.Position
+	beats   int
+	changed chan struct{}
+	// onEvent, when set, runs for every event (under no lock) and may fail.
+	onEvent  func(*event.Event) error
+	onCommit func(checkpoint.Position) error
+}
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
+
+func (r *recorder) notify() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) Event(ctx context.Context, e *event.Event) error {
+	if r.onEvent != nil {
+		if err := r.onEvent(e); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+func (r *recorder) Commit(ctx context.Context, p checkpoint.Position) error {
+	if r.onCommit != nil {
+		if err := r.onCommit(p); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.commits = append(r.commits, p)
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+func (r *recorder) Heartbeat(ctx context.Context, ts int64) error {
+	r.mu.Lock()
+	r.beats++
+	r.mu.Unlock()
+	r.notify()
+	return nil
+}
+
+// waitFor waits until cond holds over the recorded events.
+func (r *recorder) waitFor(ctx context.Context, t *testing.T, what string, cond func(events []*event.Event) bool) []*event.Event {
+	t.Helper()
+	for {
+		r.mu.Lock()
+		evs := append([]*event.Event(nil), r.events...)
+		r.mu.Unlock()
+		if cond(evs) {
+			return evs
+		}
+		select {
+		case <-r.changed:
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v (have %d events)", what, ctx.Err(), len(evs))
+		}
+	}
+}
+
+// ofTable filters events by table name.
+func ofTable(evs []*event.Event, schema, table string) []*event.Event {
+	var out []*event.Event
+	for _, e := range evs {
+		if e.Table.Schema == schema && e.Table.Name == table {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// testServerID gives each capture a replica id of its own, since tests in
+// parallel packages share the server.
+func testServerID() uint32 { return 200000 + rand.Uint32N(1<<30) }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// currentPos is the source's end of binlog, as capture resolves "latest".
+func currentPos(ctx context.Context, t *testing.T, dsn config.MySQLDSN) string {
+	t.Helper()
+	c, err := New(Options{DSN: dsn, ServerID: 1, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := c.latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.file + ":" + itoa(p.pos)
+}
+
+func itoa(n uint32) string { return string(appendPadded(nil, int(n), 1)) }
+
+// startCapture runs capture in the background until the test ends or the
+// returned stop is called; stop returns Run's error.
+func startCapture(t *testing.T, opts Options, out Output) (stop func() error) {
+	t.Helper()
+	if opts.ServerID == 0 {
+		opts.ServerID = testServerID()
+	}
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, opts, out) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = errors.New("capture did not stop within 30s")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// execAll runs statements on one connection, so session settings hold.
+func execAll(ctx context.Context, t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func sourceDSN(t *testing.T) config.MySQLDSN { return testenv.SourceMySQL(t) }
+
+// testLogger sends capture's logs to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}

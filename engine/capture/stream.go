@@ -1,0 +1,612 @@
+package capture
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/event"
+)
+
+// rawRows is the body of a rows event (after its header), which the
+// RowsEventDecodeFunc hook stashes in RowsEvent.Rows so that the handler
+// decodes it straight into event.Values.
+type rawRows []byte
+
+// stream is the state of one capture across reconnects. Its methods run on
+// go-mysql's reading goroutine (SynchronousEventHandler), one event at a
+// time, so it needs no locks.
+type stream struct {
+	c   *Capturer
+	cs  charsets
+	out Output
+	ctx context.Context
+
+	// Where the binlog is being read.
+	file    string
+	fileSeq uint64
+
+	// The open transaction.
+	inTx    bool
+	txID    string
+	txGTID  string
+	txSeq   uint64
+	txTS    int64 // commit time when the server says (MySQL 8), else 0
+	pending *mysql.MariadbGTID
+
+	// gtid is the GTID set executed up to the last commit, or nil when
+	// unknown.
+	gtid mysql.GTIDSet
+	// byGTID starts the dump from lastCommit.GTIDSet rather than its file
+	// and position: for a resume from a stored checkpoint or a GTID start,
+	// until the first commit gives an exact position on this server.
+	byGTID bool
+
+	// Table versions: by table id for the current statement, by TABLE_MAP
+	// content across statements so repeated maps reuse one *event.Table.
+	byID    map[uint64]*tableVersion
+	byBytes map[string]*tableVersion
+
+	// lastCommit is where to resume after a lost connection; emitted is the
+	// last rows event (file, end position) handed to out, so a reconnect
+	// does not hand its rows over twice.
+	lastCommit  checkpoint.Position
+	emittedFile string
+	emittedPos  uint32
+	progressed  bool // an event arrived since the last (re)connect
+
+	// connID is the server's id of the current replication connection
+	// (for tests that cut it).
+	connID atomic.Uint32
+
+	dec       rowDecoder
+	evSlab    []event.Event
+	idBuf     []byte
+	handleErr error
+	syncErr   error
+}
+
+func newStream(c *Capturer, cs charsets, out Output, start startPos) *stream {
+	s := &stream{
+		c: c, cs: cs, out: out,
+		byID:    map[uint64]*tableVersion{},
+		byBytes: map[string]*tableVersion{},
+	}
+	s.lastCommit = checkpoint.Position{File: start.file, Pos: start.pos, GTIDSet: start.gtid, Flavor: c.opts.Flavor}
+	s.byGTID = start.byGTID
+	if start.gtidKnown {
+		if g, err := mysql.ParseGTIDSet(c.opts.Flavor, start.gtid); err == nil {
+			s.gtid = g
+		}
+	}
+	return s
+}
+
+// resumePos is where the next connection starts.
+func (s *stream) resumePos() checkpoint.Position { return s.lastCommit }
+
+// transient reports whether the last run ended by a lost connection.
+func (s *stream) transient(err error) bool {
+	if s.handleErr != nil {
+		return false
+	}
+	return isTransient(err)
+}
+
+// run reads the binlog from the last commit until ctx is done or an error.
+func (s *stream) run(ctx context.Context) error {
+	s.ctx = ctx
+	s.handleErr = nil
+	s.progressed = false
+	s.inTx = false
+	s.pending = nil
+	clear(s.byID)
+	o := s.c.opts
+	readTimeout := max(5*o.Heartbeat, 10*time.Second)
+	cfg := replication.BinlogSyncerConfig{
+		ServerID:                o.ServerID,
+		Flavor:                  o.Flavor,
+		Host:                    o.DSN.Host,
+		Port:                    uint16(o.DSN.Port),
+		User:                    o.DSN.User,
+		Password:                o.DSN.Password,
+		Charset:                 o.Charset,
+		HeartbeatPeriod:         o.Heartbeat,
+		ReadTimeout:             readTimeout,
+		DisableRetrySync:        true, // we reconnect at a transaction boundary ourselves
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		VerifyChecksum:          true,
+		EventCacheCount:         1, // unused: events go to HandleEvent synchronously
+		RowsEventDecodeFunc:     s.decodeRowsHook,
+		SynchronousEventHandler: s,
+		Logger:                  slog.New(quietHandler{o.Logger.Handler()}).With("component", "go-mysql"),
+		FillZeroLogPos:          o.Flavor == mysql.MariaDBFlavor,
+	}
+	syncer := replication.NewBinlogSyncer(cfg)
+	defer syncer.Close()
+	start := s.lastCommit
+	var streamer *replication.BinlogStreamer
+	var err error
+	if s.byGTID || start.File == "" {
+		gset, perr := mysql.ParseGTIDSet(o.Flavor, start.GTIDSet)
+		if perr != nil {
+			return fmt.Errorf("parsing the GTID set %q to start from: %w", start.GTIDSet, perr)
+		}
+		s.gtid = gset.Clone()
+		streamer, err = syncer.StartSyncGTID(gset)
+	} else {
+		s.file, s.fileSeq = start.File, event.FileSeq(start.File)
+		streamer, err = syncer.StartSync(mysql.Position{Name: start.File, Pos: start.Pos})
+	}
+	if err != nil {
+		return s.explain(ctx, fmt.Errorf("starting the binlog dump from %s: %w", start, explainServerError(err)))
+	}
+	s.connID.Store(syncer.LastConnectionID())
+	_, err = streamer.GetEvent(ctx) // returns only when the stream ends: events go to HandleEvent
+	// Close waits for go-mysql's goroutine, which runs HandleEvent, to end:
+	// only then is the stream's state ours to read.
+	syncer.Close()
+	if s.handleErr != nil {
+		return s.handleErr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.explain(ctx, fmt.Errorf("reading the binlog at %s:%d: %w", s.file, s.emittedPosOr(), explainServerError(err)))
+}
+
+func (s *stream) emittedPosOr() uint32 {
+	if s.emittedFile == s.file {
+		return s.emittedPos
+	}
+	return s.lastCommit.Pos
+}
+
+// explain turns the server's "binlog purged" answer into advice.
+func (s *stream) explain(ctx context.Context, err error) error {
+	var myErr *mysql.MyError
+	if errors.As(err, &myErr) && myErr.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+		files, lerr := s.c.binaryLogs(ctx)
+		if lerr == nil {
+			what := s.lastCommit.File
+			if s.lastCommit.GTIDSet != "" {
+				what = "holding GTID " + s.lastCommit.GTIDSet
+			}
+			return fmt.Errorf("%w (server said: %v)", purgedError(what, files), myErr)
+		}
+	}
+	return err
+}
+
+// decodeRowsHook replaces go-mysql's row decoding: it only reads the rows
+// event header (which resolves the table map) and keeps the body for
+// HandleEvent, which decodes it straight into event.Values. For MySQL
+// tables with binary JSON columns, go-mysql also decodes the rows, so its
+// JSON renderer can be reused for those columns.
+func (s *stream) decodeRowsHook(re *replication.RowsEvent, data []byte) error {
+	pos, err := re.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	var goRows [][]any
+	if s.c.opts.Flavor == mysql.MySQLFlavor && re.Table.JsonColumnCount() > 0 {
+		if err := re.DecodeData(pos, data); err != nil {
+			return err
+		}
+		goRows = re.Rows
+	}
+	re.Rows = append(goRows, []any{rawRows(data[pos:])})
+	return nil
+}
+
+// HandleEvent is called by go-mysql for every binlog event, in order.
+func (s *stream) HandleEvent(be *replication.BinlogEvent) error {
+	if err := s.handle(be); err != nil {
+		s.handleErr = err
+		return err
+	}
+	return nil
+}
+
+func (s *stream) handle(be *replication.BinlogEvent) error {
+	ctx := s.ctx
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.progressed = true
+	h := be.Header
+	switch ev := be.Event.(type) {
+	case *replication.RotateEvent:
+		s.file = string(ev.NextLogName)
+		s.fileSeq = event.FileSeq(s.file)
+		if !s.inTx && s.lastCommit.File == "" {
+			// Started from a GTID: the fake rotate names the file.
+			s.lastCommit.File, s.lastCommit.Pos = s.file, uint32(ev.Position)
+		}
+	case *replication.MariadbGTIDListEvent:
+		if s.gtid == nil && !s.inTx && len(ev.GTIDs) > 0 {
+			set := &mysql.MariadbGTIDSet{Sets: map[uint32]*mysql.MariadbGTID{}}
+			for i := range ev.GTIDs {
+				if err := set.AddSet(&ev.GTIDs[i]); err != nil {
+					return fmt.Errorf("reading the GTID list at %s:%d: %w", s.file, h.LogPos, err)
+				}
+			}
+			s.gtid = set
+		}
+	case *replication.MariadbGTIDEvent:
+		g := ev.GTID
+		s.begin(h, g.String())
+		s.pending = &g
+	case *replication.GTIDEvent:
+		s.beginMySQL(h, ev)
+	case *replication.GtidTaggedLogEvent:
+		s.beginMySQL(h, &ev.GTIDEvent)
+	case *replication.QueryEvent:
+		return s.query(ctx, h, ev)
+	case *replication.XIDEvent:
+		return s.commit(ctx, h, ev.GSet)
+	case *replication.TableMapEvent:
+		return s.tableMap(be, ev)
+	case *replication.RowsEvent:
+		return s.rows(ctx, h, ev)
+	case *replication.TransactionPayloadEvent:
+		for _, inner := range ev.Events {
+			if err := s.handle(inner); err != nil {
+				return err
+			}
+		}
+	case *replication.HeartbeatEvent:
+		if !s.inTx {
+			return s.out.Heartbeat(ctx, time.Now().UnixMilli())
+		}
+	}
+	return nil
+}
+
+// begin opens a transaction whose id is gtid, or its start position.
+func (s *stream) begin(h *replication.EventHeader, gtid string) {
+	s.inTx = true
+	s.txSeq = 0
+	s.txTS = 0
+	s.txGTID = gtid
+	if gtid != "" {
+		s.txID = gtid
+	} else {
+		s.txID = s.file + ":" + strconv.FormatUint(uint64(h.LogPos-h.EventSize), 10)
+	}
+}
+
+func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEvent) {
+	gtid := ""
+	if ev.GNO != 0 { // anonymous transactions have GNO 0
+		if u, err := formatUUID(ev.SID); err == nil {
+			gtid = u + ":" + strconv.FormatInt(ev.GNO, 10)
+			if tag := ev.Tag.String(); tag != "" {
+				gtid = u + ":" + tag + ":" + strconv.FormatInt(ev.GNO, 10)
+			}
+		}
+	}
+	s.begin(h, gtid)
+	if ev.ImmediateCommitTimestamp != 0 {
+		s.txTS = int64(ev.ImmediateCommitTimestamp / 1000)
+	}
+}
+
+func formatUUID(b []byte) (string, error) {
+	if len(b) != 16 {
+		return "", fmt.Errorf("uuid of %d bytes", len(b))
+	}
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:]), nil
+}
+
+// query handles BEGIN, COMMIT, ROLLBACK and DDL statements.
+func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
+	q := string(ev.Query)
+	kind, targets := classifyQuery(q, string(ev.Schema))
+	switch kind {
+	case queryBegin:
+		if !s.inTx {
+			s.begin(h, "")
+		}
+		return nil
+	case queryCommit, queryRollback:
+		return s.commit(ctx, h, ev.GSet)
+	case queryDDL:
+		if !s.inTx {
+			s.begin(h, "")
+		}
+		if err := s.ddl(ctx, h, q, string(ev.Schema), targets); err != nil {
+			return err
+		}
+		// A DDL statement commits on its own.
+		return s.commit(ctx, h, ev.GSet)
+	default:
+		if !s.inTx {
+			// A statement outside any transaction (GRANT, FLUSH, ...)
+			// still moves the resume point past itself.
+			s.begin(h, "")
+			return s.commit(ctx, h, ev.GSet)
+		}
+		return nil
+	}
+}
+
+// ddl emits one ddl event per captured table the statement names (one for
+// the schema when it names none) and forgets cached table versions, so the
+// next TABLE_MAP is read afresh.
+func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema string, targets []ddlTarget) error {
+	clear(s.byBytes)
+	if s.skip(h) {
+		return nil
+	}
+	if len(targets) == 0 {
+		targets = []ddlTarget{{schema: schema}}
+	}
+	emitted := map[ddlTarget]bool{}
+	for i, t := range targets {
+		if emitted[t] {
+			continue
+		}
+		emitted[t] = true
+		if t.table == "" && !s.c.filter.MatchSchema(t.schema) || t.table != "" && !s.c.filter.Match(t.schema, t.table) {
+			continue
+		}
+		tbl := event.NewTable(t.schema, t.table, nil, nil)
+		e := s.newEvent()
+		*e = event.Event{
+			Action:    event.DDL,
+			Table:     tbl,
+			Statement: q,
+		}
+		s.fill(e, h, i)
+		if err := s.out.Event(ctx, e); err != nil {
+			return err
+		}
+	}
+	s.markEmitted(h)
+	return nil
+}
+
+// commit ends the open transaction and tells the output where to resume.
+func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset mysql.GTIDSet) error {
+	if s.pending != nil {
+		if s.gtid == nil {
+			// First GTID seen without a known starting set: the set is
+			// unknown until the next GTID list, but MariaDB positions are
+			// per domain, so this GTID alone is not the whole state.
+		} else if m, ok := s.gtid.(*mysql.MariadbGTIDSet); ok {
+			if err := m.AddSet(s.pending); err != nil {
+				return fmt.Errorf("tracking GTID %s at %s:%d: %w", s.pending, s.file, h.LogPos, err)
+			}
+		}
+		s.pending = nil
+	}
+	if gset != nil && s.c.opts.Flavor == mysql.MySQLFlavor {
+		s.gtid = gset
+	}
+	p := checkpoint.Position{File: s.file, Pos: h.LogPos, Flavor: s.c.opts.Flavor, TS: s.txTS}
+	if p.TS == 0 {
+		p.TS = int64(h.Timestamp) * 1000
+	}
+	if s.gtid != nil {
+		p.GTIDSet = s.gtid.String()
+	}
+	s.inTx = false
+	s.lastCommit = p
+	s.byGTID = false
+	if s.skip(h) {
+		return nil
+	}
+	return s.out.Commit(ctx, p)
+}
+
+// skip reports whether the event at h was already handed over before a
+// reconnect.
+func (s *stream) skip(h *replication.EventHeader) bool {
+	if s.emittedFile == "" {
+		return false
+	}
+	if s.file != s.emittedFile {
+		return s.file < s.emittedFile
+	}
+	return h.LogPos <= s.emittedPos
+}
+
+func (s *stream) markEmitted(h *replication.EventHeader) {
+	s.emittedFile, s.emittedPos = s.file, h.LogPos
+}
+
+// tableMap resolves a TABLE_MAP to a table version, reusing the previous
+// one when the map's bytes (after the table id) are identical.
+func (s *stream) tableMap(be *replication.BinlogEvent, tm *replication.TableMapEvent) error {
+	key := tableMapKey(be)
+	tv, ok := s.byBytes[string(key)]
+	if !ok {
+		schema, name := string(tm.Schema), string(tm.Table)
+		included := s.c.filter.Match(schema, name)
+		if included {
+			var err error
+			tv, err = buildTable(tm, s.cs, s.c.opts.Flavor, nil)
+			if err != nil {
+				return fmt.Errorf("capture %s.%s at %s:%d: %w", schema, name, s.file, be.Header.LogPos, err)
+			}
+			if len(tv.table.PK) == 0 && len(tm.PrimaryKey) == 0 {
+				s.c.log.Debug("table has no primary key: its events share the empty key", "table", schema+"."+name)
+			}
+		} else {
+			tv = &tableVersion{table: event.NewTable(schema, name, nil, nil)}
+		}
+		tv.included = included
+		if len(s.byBytes) >= 4096 {
+			clear(s.byBytes)
+		}
+		s.byBytes[string(key)] = tv
+	}
+	s.byID[tm.TableID] = tv
+	return nil
+}
+
+// tableMapKey is the part of a TABLE_MAP event that describes the table:
+// its body after the table id, without the checksum.
+func tableMapKey(be *replication.BinlogEvent) []byte {
+	raw := be.RawData
+	body := raw[replication.EventHeaderSize:]
+	if n := len(body) - replication.BinlogChecksumLength; n >= 8 {
+		body = body[:n]
+	}
+	// Skip the 6-byte table id (4 bytes on ancient servers, whose maps
+	// we then key with two id bytes included: harmless, only less reuse).
+	if len(body) > 6 {
+		body = body[6:]
+	}
+	return body
+}
+
+// rows emits one event per row of a rows event.
+func (s *stream) rows(ctx context.Context, h *replication.EventHeader, re *replication.RowsEvent) error {
+	tv := s.byID[re.TableID]
+	if tv == nil {
+		return fmt.Errorf("capture at %s:%d: rows for table id %d without its TABLE_MAP (did the start position fall inside a transaction?)", s.file, h.LogPos, re.TableID)
+	}
+	if !tv.included {
+		return nil
+	}
+	if !s.inTx {
+		s.begin(h, "")
+	}
+	if len(re.Rows) == 0 {
+		return fmt.Errorf("capture %s.%s at %s:%d: rows event was not decoded", tv.table.Schema, tv.table.Name, s.file, h.LogPos)
+	}
+	raw, ok := re.Rows[len(re.Rows)-1][0].(rawRows)
+	if !ok {
+		return fmt.Errorf("capture %s.%s at %s:%d: rows event was decoded by go-mysql, not capture", tv.table.Schema, tv.table.Name, s.file, h.LogPos)
+	}
+	goRows := re.Rows[:len(re.Rows)-1]
+	data := []byte(raw)
+	switch h.EventType {
+	case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		var err error
+		if data, err = mysql.DecompressMariadbData(data); err != nil {
+			return fmt.Errorf("capture %s.%s at %s:%d: decompressing rows: %w", tv.table.Schema, tv.table.Name, s.file, h.LogPos, err)
+		}
+	case replication.PARTIAL_UPDATE_ROWS_EVENT:
+		return fmt.Errorf("capture %s.%s at %s:%d: partial JSON updates do not carry whole values; set binlog_row_value_options=''", tv.table.Schema, tv.table.Name, s.file, h.LogPos)
+	}
+	var action event.Action
+	switch re.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		action = event.Insert
+	case replication.EnumRowsEventTypeUpdate:
+		action = event.Update
+	case replication.EnumRowsEventTypeDelete:
+		action = event.Delete
+	default:
+		return fmt.Errorf("capture %s.%s at %s:%d: unknown rows event type %s", tv.table.Schema, tv.table.Name, s.file, h.LogPos, h.EventType)
+	}
+	if int(re.ColumnCount) != len(tv.cols) {
+		return fmt.Errorf("capture %s.%s at %s:%d: rows event has %d columns, its TABLE_MAP %d", tv.table.Schema, tv.table.Name, s.file, h.LogPos, re.ColumnCount, len(tv.cols))
+	}
+	skip := s.skip(h)
+	pos, img := 0, 0
+	for idx := 0; pos < len(data); idx++ {
+		var before, after []event.Value
+		var n int
+		var err error
+		image := func(bitmap []byte) ([]event.Value, error) {
+			var jsonRow []any
+			if img < len(goRows) {
+				jsonRow = goRows[img]
+			}
+			img++
+			row, used, err := s.dec.decodeImage(tv, bitmap, data[pos:], jsonRow)
+			n = used
+			return row, err
+		}
+		switch action {
+		case event.Insert:
+			after, err = image(re.ColumnBitmap1)
+			pos += n
+		case event.Delete:
+			before, err = image(re.ColumnBitmap1)
+			pos += n
+		case event.Update:
+			if before, err = image(re.ColumnBitmap1); err == nil {
+				pos += n
+				after, err = image(re.ColumnBitmap2)
+				pos += n
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("capture %s.%s at %s:%d: row %d: %w", tv.table.Schema, tv.table.Name, s.file, h.LogPos, idx, err)
+		}
+		if skip {
+			s.txSeq++
+			continue
+		}
+		e := s.newEvent()
+		*e = event.Event{Action: action, Table: tv.table, Before: before, After: after}
+		s.fill(e, h, idx)
+		if action == event.Delete {
+			e.Key = event.MakeKey(tv.table, before)
+		} else {
+			e.Key = event.MakeKey(tv.table, after)
+		}
+		if err := s.out.Event(ctx, e); err != nil {
+			return err
+		}
+	}
+	if !skip {
+		s.markEmitted(h)
+	}
+	return nil
+}
+
+// fill sets the fields every event of the rows event at h shares, and the
+// row's own id, version and sequence.
+func (s *stream) fill(e *event.Event, h *replication.EventHeader, idx int) {
+	b := append(s.idBuf[:0], s.file...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(h.LogPos), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(idx), 10)
+	s.idBuf = b
+	e.ID = string(b)
+	e.TS = s.txTS
+	if e.TS == 0 {
+		e.TS = int64(h.Timestamp) * 1000
+	}
+	e.Pos = event.Position{File: s.file, Pos: h.LogPos, GTID: s.txGTID}
+	e.Version = event.MakeVersion(s.fileSeq, h.LogPos, idx)
+	e.Tx = event.Tx{ID: s.txID, Seq: s.txSeq}
+	s.txSeq++
+}
+
+// newEvent returns a zeroed Event from a slab: the output may keep it.
+func (s *stream) newEvent() *event.Event {
+	if len(s.evSlab) == 0 {
+		s.evSlab = make([]event.Event, 64)
+	}
+	e := &s.evSlab[0]
+	s.evSlab = s.evSlab[1:]
+	return e
+}

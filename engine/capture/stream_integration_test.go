@@ -1,0 +1,449 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/internal/testenv"
+)
+
+// TestIntegrationEventsCarryTheSchemaOfTheirTime changes a table between
+// inserts, then reads the whole history after the last change: every row
+// must carry the columns in force when it was written.
+func TestIntegrationEventsCarryTheSchemaOfTheirTime(t *testing.T) {
+	dsn := sourceDSN(t)
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, time.Minute)
+	schema := testenv.FreshDatabase(t, db)
+	from := currentPos(ctx, t, dsn)
+
+	execAll(ctx, t, db,
+		"USE `"+schema+"`",
+		"CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10), b INT)",
+		"INSERT INTO t VALUES (1, 'one', 10)",
+		"ALTER TABLE t ADD COLUMN c DECIMAL(5,2) AFTER a",
+		"INSERT INTO t VALUES (2, 'two', 2.50, 20)",
+		"ALTER TABLE t DROP COLUMN b",
+		"INSERT INTO t VALUES (3, 'three', 3.25)",
+		"ALTER TABLE t RENAME COLUMN a TO name",
+		"INSERT INTO t VALUES (4, 'four', 4.00)",
+		"ALTER TABLE t MODIFY c BIGINT UNSIGNED",
+		"INSERT INTO t VALUES (5, 'five', 18446744073709551615)",
+		"ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (name, id)",
+		"INSERT INTO t VALUES (6, 'six', 6)",
+	)
+	// Only now, with today's schema far from the first row's, read it all.
+	rec := newRecorder()
+	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schema + ".t"}}, rec)
+	evs := rec.waitFor(ctx, t, "six inserts", func(evs []*event.Event) bool {
+		n := 0
+		for _, e := range evs {
+			if e.Action == event.Insert {
+				n++
+			}
+		}
+		return n == 6
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		types string
+		row   string
+		pk    string
+	}{
+		{"id int,a varchar(10),b int", "1,one,10", "id"},
+		{"id int,a varchar(10),c decimal(5,2),b int", "2,two,2.50,20", "id"},
+		{"id int,a varchar(10),c decimal(5,2)", "3,three,3.25", "id"},
+		{"id int,name varchar(10),c decimal(5,2)", "4,four,4.00", "id"},
+		{"id int,name varchar(10),c bigint unsigned", "5,five,18446744073709551615", "id"},
+		{"id int,name varchar(10),c bigint unsigned", "6,six,6", "name,id"},
+	}
+	var ddls []string
+	i := 0
+	for _, e := range evs {
+		if e.Action == event.DDL {
+			ddls = append(ddls, e.Statement)
+			if e.Table.Schema != schema || e.Table.Name != "t" {
+				t.Errorf("ddl %q names %s.%s, want %s.t", e.Statement, e.Table.Schema, e.Table.Name, schema)
+			}
+			continue
+		}
+		var types, row []string
+		for k, c := range e.Table.Columns {
+			types = append(types, c.Name+" "+c.Type)
+			row = append(row, e.After[k].String())
+		}
+		w := want[i]
+		if got := strings.Join(types, ","); got != w.types {
+			t.Errorf("insert %d: columns %q, want %q", i+1, got, w.types)
+		}
+		if got := strings.Join(row, ","); got != w.row {
+			t.Errorf("insert %d: values %q, want %q", i+1, got, w.row)
+		}
+		if got := strings.Join(e.Table.PKNames(), ","); got != w.pk {
+			t.Errorf("insert %d: primary key %q, want %q", i+1, got, w.pk)
+		}
+		i++
+	}
+	if len(ddls) != 6 || !strings.HasPrefix(ddls[0], "CREATE TABLE t") || !strings.Contains(ddls[3], "RENAME COLUMN") {
+		t.Errorf("ddl events: %q", ddls)
+	}
+}
+
+// checkpointingOutput saves the position at every commit, as an output
+// that has delivered everything before it would.
+type checkpointingOutput struct {
+	*recorder
+	store checkpoint.Store
+}
+
+func (o checkpointingOutput) Commit(ctx context.Context, p checkpoint.Position) error {
+	if err := o.store.Save(ctx, p); err != nil {
+		return err
+	}
+	return o.recorder.Commit(ctx, p)
+}
+
+// TestIntegrationRestartResumesFromTheCheckpoint stops capture in the middle
+// of a stream of multi-row transactions and starts it again from its
+// checkpoint: no row may be missing, and only rows of the transaction that
+// was open at the stop may come twice.
+func TestIntegrationRestartResumesFromTheCheckpoint(t *testing.T) {
+	dsn := sourceDSN(t)
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	schema := testenv.FreshDatabase(t, db)
+	execAll(ctx, t, db, "CREATE TABLE `"+schema+"`.r (id INT PRIMARY KEY, tx INT)")
+	from := currentPos(ctx, t, dsn)
+
+	const txs, perTx = 200, 10
+	var stmts []string
+	for tx := 0; tx < txs; tx++ {
+		var vals []string
+		for j := 0; j < perTx; j++ {
+			vals = append(vals, fmt.Sprintf("(%d, %d)", tx*perTx+j, tx))
+		}
+		// Several statements per transaction, so a stop can fall between
+		// rows events of one transaction.
+		stmts = append(stmts, "BEGIN",
+			"INSERT INTO `"+schema+"`.r VALUES "+strings.Join(vals[:perTx/2], ","),
+			"INSERT INTO `"+schema+"`.r VALUES "+strings.Join(vals[perTx/2:], ","),
+			"COMMIT")
+	}
+	execAll(ctx, t, db, stmts...)
+
+	store := checkpoint.NewFileStore(filepath.Join(t.TempDir(), "checkpoint.json"))
+	opts := Options{DSN: dsn, Start: from, Include: []string{schema + ".r"}, CheckpointStore: store}
+
+	// First run: stop in the middle of a transaction.
+	first := newRecorder()
+	stopAt := txs*perTx/2 + 3
+	var seen atomic.Int64
+	stopped := make(chan struct{})
+	var once sync.Once
+	errStop := errors.New("stop here")
+	first.onEvent = func(e *event.Event) error {
+		if seen.Add(1) > int64(stopAt) {
+			once.Do(func() { close(stopped) })
+			return errStop
+		}
+		return nil
+	}
+	stop := startCapture(t, opts, checkpointingOutput{first, store})
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("capture never reached the stop point")
+	}
+	if err := stop(); !errors.Is(err, errStop) {
+		t.Fatalf("first run ended with %v, want the output's error", err)
+	}
+	cp, err := store.Load(ctx)
+	if err != nil {
+		t.Fatalf("no checkpoint after the first run: %v", err)
+	}
+	t.Logf("stopped after %d events; checkpoint %s", len(first.events), cp)
+
+	// Second run: "" means the stored checkpoint.
+	second := newRecorder()
+	opts.Start = ""
+	stop = startCapture(t, opts, checkpointingOutput{second, store})
+	second.waitFor(ctx, t, "the last row", func(evs []*event.Event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].After[0].Int() == txs*perTx-1
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	count := map[int64]int{}
+	for _, e := range append(append([]*event.Event(nil), first.events...), second.events...) {
+		count[e.After[0].Int()]++
+	}
+	openTx := first.events[len(first.events)-1].After[1].Int()
+	for id := int64(0); id < txs*perTx; id++ {
+		switch n := count[id]; {
+		case n == 0:
+			t.Errorf("row %d is missing", id)
+		case n > 1 && id/perTx != openTx:
+			t.Errorf("row %d came %d times but its transaction %d was not open at the stop (%d was)", id, n, id/perTx, openTx)
+		}
+	}
+	if second.events[0].After[1].Int() != openTx || second.events[0].Tx.Seq != 0 {
+		t.Errorf("the second run starts at %v (tx seq %d), want the start of transaction %d", second.events[0].After, second.events[0].Tx.Seq, openTx)
+	}
+}
+
+// TestIntegrationMillionRowTransactionStreams captures one transaction of
+// 1,000,000 rows and checks that memory stays bounded while it streams.
+func TestIntegrationMillionRowTransactionStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the million-row transaction takes a while")
+	}
+	dsn := sourceDSN(t)
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, 5*time.Minute)
+	schema := testenv.FreshDatabase(t, db)
+	const rows = 1_000_000
+	execAll(ctx, t, db,
+		"USE `"+schema+"`",
+		"CREATE TABLE big (id INT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6))",
+	)
+	from := currentPos(ctx, t, dsn)
+	began := time.Now()
+	execAll(ctx, t, db,
+		"USE `"+schema+"`",
+		"SET SESSION max_recursive_iterations = 2000000", // MariaDB's name for the recursion limit
+		"BEGIN",
+		fmt.Sprintf(`INSERT INTO big WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM seq WHERE n < %d)
+			SELECT n, CONCAT('row-', n), n / 100, '2024-01-01 00:00:00.000001' FROM seq`, rows),
+		"COMMIT",
+	)
+	t.Logf("wrote %d rows in one transaction in %s", rows, time.Since(began).Round(time.Millisecond))
+
+	hwmBefore := vmHWM(t)
+	var n, commits atomic.Int64
+	var peakHeap atomic.Uint64
+	var lastSeq atomic.Uint64
+	done := make(chan struct{})
+	var buf []byte
+	out := &funcOutput{
+		event: func(e *event.Event) error {
+			var err error
+			if buf, err = event.AppendJSON(buf[:0], e); err != nil {
+				return err
+			}
+			lastSeq.Store(e.Tx.Seq)
+			if c := n.Add(1); c%100_000 == 0 {
+				if h := heapInUse(); h > peakHeap.Load() {
+					peakHeap.Store(h)
+				}
+			}
+			return nil
+		},
+		commit: func(p checkpoint.Position) error {
+			if n.Load() == rows && commits.Add(1) == 1 {
+				close(done)
+			}
+			return nil
+		},
+	}
+	began = time.Now()
+	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schema + ".big"}}, out)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("captured %d of %d rows before the deadline", n.Load(), rows)
+	}
+	elapsed := time.Since(began)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if lastSeq.Load() != rows-1 {
+		t.Errorf("last tx seq %d, want %d", lastSeq.Load(), rows-1)
+	}
+	hwmAfter := vmHWM(t)
+	t.Logf("captured %d rows (one transaction) in %s: %.0f rows/s; peak heap in use %d MiB; VmHWM %d MiB before, %d MiB after",
+		rows, elapsed.Round(time.Millisecond), float64(rows)/elapsed.Seconds(), peakHeap.Load()>>20, hwmBefore>>10, hwmAfter>>10)
+	// Loose bound: a buffered transaction of this size would take well
+	// over a gigabyte as Events.
+	if peakHeap.Load() > 300<<20 {
+		t.Errorf("heap in use reached %d MiB while streaming: the transaction is being buffered", peakHeap.Load()>>20)
+	}
+}
+
+type funcOutput struct {
+	event  func(*event.Event) error
+	commit func(checkpoint.Position) error
+}
+
+func (o *funcOutput) Event(ctx context.Context, e *event.Event) error { return o.event(e) }
+func (o *funcOutput) Commit(ctx context.Context, p checkpoint.Position) error {
+	return o.commit(p)
+}
+func (o *funcOutput) Heartbeat(ctx context.Context, ts int64) error { return nil }
+
+func heapInUse() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// vmHWM is the process's peak resident set in KiB (Linux), or 0.
+func vmHWM(t *testing.T) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.ParseUint(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	runtime.KeepAlive(t)
+	return 0
+}
+
+// TestIntegrationPurgedStartSaysWhatToDo asks for a binlog the server no
+// longer has.
+func TestIntegrationPurgedStartSaysWhatToDo(t *testing.T) {
+	dsn := sourceDSN(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	err := Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: "mariadb-bin.000000:4", Logger: quietLogger()}, newRecorder())
+	if !errors.Is(err, ErrPurged) || !strings.Contains(err.Error(), "start from earliest and run a full sync") || !strings.Contains(err.Error(), "oldest is ") {
+		t.Fatalf("got %v, want ErrPurged with advice", err)
+	}
+}
+
+// TestIntegrationIdleSourceSendsHeartbeats checks that an idle capture
+// still hears from the server, so lag is known.
+func TestIntegrationIdleSourceSendsHeartbeats(t *testing.T) {
+	dsn := sourceDSN(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	rec := newRecorder()
+	stop := startCapture(t, Options{DSN: dsn, Start: "latest", Heartbeat: 100 * time.Millisecond, Include: []string{"no_such_schema_x.*"}}, rec)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec.mu.Lock()
+		beats := rec.beats
+		rec.mu.Unlock()
+		if beats >= 2 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%d heartbeats in 10s with a 100ms period", beats)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationLostConnectionResumesWithoutGapsOrRepeats kills the
+// replication connection mid-stream: capture reconnects from its last
+// transaction boundary and hands over every row exactly once.
+func TestIntegrationLostConnectionResumesWithoutGapsOrRepeats(t *testing.T) {
+	dsn := sourceDSN(t)
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, time.Minute)
+	schema := testenv.FreshDatabase(t, db)
+	// Rows of 1 KB, so the backlog is far larger than what the socket
+	// buffers hold when the connection is cut.
+	execAll(ctx, t, db, "CREATE TABLE `"+schema+"`.r (id INT PRIMARY KEY, filler VARCHAR(1024) DEFAULT (REPEAT('x', 1000)))")
+	from := currentPos(ctx, t, dsn)
+	const total = 20000
+	var stmts []string
+	for i := 0; i < total; i += 10 {
+		var vals []string
+		for j := i; j < i+10; j++ {
+			vals = append(vals, fmt.Sprintf("(%d)", j))
+		}
+		stmts = append(stmts, "BEGIN", "INSERT INTO `"+schema+"`.r (id) VALUES "+strings.Join(vals[:5], ","),
+			"INSERT INTO `"+schema+"`.r (id) VALUES "+strings.Join(vals[5:], ","), "COMMIT")
+	}
+	execAll(ctx, t, db, stmts...)
+
+	c, err := New(Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schema + ".r"}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rec := newRecorder()
+	var killed atomic.Bool
+	rec.onEvent = func(e *event.Event) error {
+		// Cut the connection once, between the two statements of a
+		// transaction, from inside the stream so the cut lands mid-stream.
+		if e.After[0].Int() == 2004 && killed.CompareAndSwap(false, true) {
+			id := c.cur.Load().connID.Load()
+			if _, err := db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx, rec) }()
+	rec.waitFor(ctx, t, "every row", func(evs []*event.Event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].After[0].Int() == total-1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !killed.Load() {
+		t.Fatal("the connection was never cut")
+	}
+	seen := map[int64]int{}
+	for _, e := range rec.events {
+		seen[e.After[0].Int()]++
+	}
+	for id := int64(0); id < total; id++ {
+		if seen[id] != 1 {
+			t.Errorf("row %d handed over %d times, want once", id, seen[id])
+		}
+	}
+	for i, e := range rec.events {
+		if want := uint64(e.After[0].Int() % 10); e.Tx.Seq != want {
+			t.Fatalf("event %d (row %d): tx seq %d, want %d", i, e.After[0].Int(), e.Tx.Seq, want)
+		}
+	}
+}
+
+// TestIntegrationMissingPrivilegesSayWhatToGrant connects as a user with
+// no replication rights.
+func TestIntegrationMissingPrivilegesSayWhatToGrant(t *testing.T) {
+	dsn := sourceDSN(t)
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	user := testenv.UniqueName(t, "u")[:30]
+	if _, err := db.ExecContext(ctx, "CREATE USER '"+user+"'@'%' IDENTIFIED BY 'pw'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.ExecContext(context.Background(), "DROP USER '"+user+"'@'%'") })
+	weak := dsn
+	weak.User, weak.Password = user, "pw"
+	err := Run(ctx, Options{DSN: weak, ServerID: testServerID(), Start: "latest", Logger: quietLogger()}, newRecorder())
+	if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
+		t.Fatalf("got %v, want an error saying which privileges to grant", err)
+	}
+	t.Log(err)
+}

@@ -1,0 +1,304 @@
+package capture
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/moontide/moontide/engine/event"
+)
+
+// column says how to decode one column of a row image. It is built once
+// per table version, so the per-row work is a switch on typ.
+type column struct {
+	typ      byte   // the real type: ENUM and SET resolved from MYSQL_TYPE_STRING
+	meta     uint16 // the table map's metadata for the column
+	unsigned bool
+	text     textKind
+	length   int      // CHAR/BINARY: declared length in bytes
+	fsp      int      // fractional-second digits of temporal types
+	prec     int      // DECIMAL precision
+	scale    int      // DECIMAL scale
+	labels   []string // ENUM and SET labels, in definition order
+}
+
+// tableVersion is a table as one TABLE_MAP event describes it: the Table
+// every event of it shares, and how to decode its rows.
+type tableVersion struct {
+	table    *event.Table
+	cols     []column
+	included bool
+	// mysqlJSON is set when the table has a MySQL binary JSON column; rows
+	// of such tables are also decoded by go-mysql, whose JSON renderer we
+	// borrow for those columns.
+	mysqlJSON bool
+}
+
+// tableDef describes a table's columns where the table map does not: the
+// input a schema history would give buildTable for servers without
+// binlog_row_metadata=FULL. Capture does not build one yet (it refuses such
+// servers), so today def is always nil.
+type tableDef struct {
+	Names     []string   `json:"names"`
+	Unsigned  []bool     `json:"unsigned"`
+	Collation []uint64   `json:"collation"`
+	Labels    [][]string `json:"labels,omitempty"`
+	PK        []int      `json:"pk"`
+}
+
+// buildTable turns a TABLE_MAP event into a tableVersion. It fails when
+// the map lacks column names and no schemaInfo can supply them, so a row is
+// never labelled with names that may be wrong.
+func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *tableDef) (*tableVersion, error) {
+	n := int(tm.ColumnCount)
+	names := tm.ColumnNameString()
+	var unsigned map[int]bool
+	var collations, enumSetCollations map[int]uint64
+	var enums, sets map[int][]string
+	if def == nil {
+		if len(names) != n {
+			return nil, fmt.Errorf("the table map has no column names (binlog_row_metadata is not FULL)")
+		}
+		unsigned = tm.UnsignedMap()
+		collations = tm.CollationMap()
+		enumSetCollations = tm.EnumSetCollationMap()
+		enums = tm.EnumStrValueMap()
+		sets = tm.SetStrValueMap()
+	} else {
+		if len(def.Names) != n {
+			return nil, fmt.Errorf("the table map has %d columns, the schema history %d", n, len(def.Names))
+		}
+		names = def.Names
+		unsigned = map[int]bool{}
+		collations = map[int]uint64{}
+		enums, sets = map[int][]string{}, map[int][]string{}
+		for i := 0; i < n; i++ {
+			if i < len(def.Unsigned) {
+				unsigned[i] = def.Unsigned[i]
+			}
+			if i < len(def.Collation) && def.Collation[i] != 0 {
+				collations[i] = def.Collation[i]
+			}
+			if i < len(def.Labels) && def.Labels[i] != nil {
+				enums[i], sets[i] = def.Labels[i], def.Labels[i]
+			}
+		}
+		enumSetCollations = collations
+	}
+	tv := &tableVersion{cols: make([]column, n)}
+	cols := make([]event.Column, n)
+	for i := 0; i < n; i++ {
+		c := &tv.cols[i]
+		c.typ = tm.ColumnType[i]
+		c.meta = tm.ColumnMeta[i]
+		c.unsigned = unsigned[i]
+		var typ string
+		var err error
+		typ, err = c.resolve(i, tm, cs, collations, enumSetCollations, enums, sets, flavor)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", names[i], err)
+		}
+		if c.typ == mysql.MYSQL_TYPE_JSON {
+			tv.mysqlJSON = true
+		}
+		cols[i] = event.Column{Name: names[i], Type: typ}
+	}
+	var pk []int
+	if def != nil {
+		pk = def.PK
+	} else {
+		pk = make([]int, 0, len(tm.PrimaryKey))
+		for _, p := range tm.PrimaryKey {
+			if int(p) >= n {
+				return nil, fmt.Errorf("primary-key column %d of %d", p, n)
+			}
+			pk = append(pk, int(p))
+		}
+	}
+	tv.table = event.NewTable(string(tm.Schema), string(tm.Table), cols, pk)
+	return tv, nil
+}
+
+// resolve fills the decoding fields of c and returns the column's SQL
+// type in the lower-case form of event.Column.Type.
+func (c *column) resolve(i int, tm *replication.TableMapEvent, cs charsets, collations, esCollations map[int]uint64,
+	enums, sets map[int][]string, flavor string) (string, error) {
+	sign := func(s string) string {
+		if c.unsigned {
+			return s + " unsigned"
+		}
+		return s
+	}
+	meta := c.meta
+	switch c.typ {
+	case mysql.MYSQL_TYPE_TINY:
+		return sign("tinyint"), nil
+	case mysql.MYSQL_TYPE_SHORT:
+		return sign("smallint"), nil
+	case mysql.MYSQL_TYPE_INT24:
+		return sign("mediumint"), nil
+	case mysql.MYSQL_TYPE_LONG:
+		return sign("int"), nil
+	case mysql.MYSQL_TYPE_LONGLONG:
+		return sign("bigint"), nil
+	case mysql.MYSQL_TYPE_YEAR:
+		return "year", nil
+	case mysql.MYSQL_TYPE_FLOAT:
+		return sign("float"), nil
+	case mysql.MYSQL_TYPE_DOUBLE:
+		return sign("double"), nil
+	case mysql.MYSQL_TYPE_NEWDECIMAL:
+		c.prec, c.scale = int(meta>>8), int(meta&0xff)
+		if c.prec == 0 || c.prec > 65 || c.scale > 30 || c.scale > c.prec {
+			return "", fmt.Errorf("bad decimal precision %d and scale %d", c.prec, c.scale)
+		}
+		return sign(fmt.Sprintf("decimal(%d,%d)", c.prec, c.scale)), nil
+	case mysql.MYSQL_TYPE_BIT:
+		bits := int(meta>>8)*8 + int(meta&0xff)
+		return "bit(" + strconv.Itoa(bits) + ")", nil
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
+		c.typ = mysql.MYSQL_TYPE_DATE
+		return "date", nil
+	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_TIME:
+		return map[byte]string{mysql.MYSQL_TYPE_TIMESTAMP: "timestamp", mysql.MYSQL_TYPE_DATETIME: "datetime", mysql.MYSQL_TYPE_TIME: "time"}[c.typ], nil
+	case mysql.MYSQL_TYPE_TIMESTAMP2, mysql.MYSQL_TYPE_DATETIME2, mysql.MYSQL_TYPE_TIME2:
+		if meta > 6 {
+			return "", fmt.Errorf("bad fractional-second precision %d", meta)
+		}
+		c.fsp = int(meta)
+		name := map[byte]string{mysql.MYSQL_TYPE_TIMESTAMP2: "timestamp", mysql.MYSQL_TYPE_DATETIME2: "datetime", mysql.MYSQL_TYPE_TIME2: "time"}[c.typ]
+		if c.fsp > 0 {
+			name += "(" + strconv.Itoa(c.fsp) + ")"
+		}
+		return name, nil
+	case mysql.MYSQL_TYPE_JSON:
+		if flavor == mysql.MariaDBFlavor {
+			return "", fmt.Errorf("binary JSON in a MariaDB binlog")
+		}
+		return "json", nil
+	case mysql.MYSQL_TYPE_GEOMETRY:
+		if meta < 1 || meta > 4 {
+			return "", fmt.Errorf("bad geometry length size %d", meta)
+		}
+		return "geometry", nil
+	case mysql.MYSQL_TYPE_VECTOR:
+		if meta < 1 || meta > 4 {
+			return "", fmt.Errorf("bad vector length size %d", meta)
+		}
+		return "vector", nil
+	case mysql.MYSQL_TYPE_BLOB:
+		if meta < 1 || meta > 4 {
+			return "", fmt.Errorf("bad blob length size %d", meta)
+		}
+		cset, err := c.charset(i, collations, cs)
+		if err != nil {
+			return "", err
+		}
+		prefix := [...]string{"", "tiny", "", "medium", "long"}[meta]
+		if c.text == textBinary {
+			return prefix + "blob", nil
+		}
+		return prefix + "text" + charsetSuffix(cset), nil
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+		c.typ = mysql.MYSQL_TYPE_VARCHAR
+		cset, err := c.charset(i, collations, cs)
+		if err != nil {
+			return "", err
+		}
+		if c.text == textBinary {
+			return "varbinary(" + strconv.Itoa(int(meta)) + ")", nil
+		}
+		return "varchar(" + strconv.Itoa(int(meta)/cset.maxLen) + ")" + charsetSuffix(cset), nil
+	case mysql.MYSQL_TYPE_STRING:
+		real, length := stringMeta(meta)
+		switch real {
+		case mysql.MYSQL_TYPE_ENUM, mysql.MYSQL_TYPE_SET:
+			c.typ = real
+			if n := meta & 0xff; (real == mysql.MYSQL_TYPE_ENUM && n != 1 && n != 2) || (real == mysql.MYSQL_TYPE_SET && (n < 1 || n > 8)) {
+				return "", fmt.Errorf("bad enum/set storage size %d", n)
+			}
+			labels := enums[i]
+			name := "enum"
+			if real == mysql.MYSQL_TYPE_SET {
+				labels, name = sets[i], "set"
+			}
+			if labels == nil {
+				return "", fmt.Errorf("the table map has no %s labels (binlog_row_metadata is not FULL)", name)
+			}
+			c.labels = labels
+			if id, ok := esCollations[i]; ok {
+				if cset, ok := cs.lookup(id); ok && textKindOf(cset.name) != textUTF8 && textKindOf(cset.name) != textLatin1 {
+					return "", fmt.Errorf("%s labels in charset %s are not supported", name, cset.name)
+				}
+			}
+			var b strings.Builder
+			b.WriteString(name)
+			b.WriteByte('(')
+			for j, l := range labels {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteByte('\'')
+				b.WriteString(strings.ReplaceAll(l, "'", "''"))
+				b.WriteByte('\'')
+			}
+			b.WriteByte(')')
+			return b.String(), nil
+		case mysql.MYSQL_TYPE_STRING:
+			c.length = length
+			cset, err := c.charset(i, collations, cs)
+			if err != nil {
+				return "", err
+			}
+			if c.text == textBinary {
+				return "binary(" + strconv.Itoa(length) + ")", nil
+			}
+			return "char(" + strconv.Itoa(length/cset.maxLen) + ")" + charsetSuffix(cset), nil
+		default:
+			return "", fmt.Errorf("unsupported string real type %d", real)
+		}
+	case mysql.MYSQL_TYPE_NULL:
+		return "null", nil
+	}
+	return "", fmt.Errorf("unsupported column type %d", c.typ)
+}
+
+// charsetSuffix names the charset of a text column when it is not the
+// default utf8mb4, so "varchar(10)" is utf8mb4 and "varchar(10) latin1"
+// is not: a consumer sees when text was transcoded.
+func charsetSuffix(cs charset) string {
+	if cs.name == "utf8mb4" {
+		return ""
+	}
+	return " " + cs.name
+}
+
+func (c *column) charset(i int, collations map[int]uint64, cs charsets) (charset, error) {
+	id, ok := collations[i]
+	if !ok {
+		return charset{}, fmt.Errorf("the table map has no collation (binlog_row_metadata is not FULL)")
+	}
+	cset, ok := cs.lookup(id)
+	if !ok {
+		return charset{}, fmt.Errorf("unknown collation id %d", id)
+	}
+	c.text = textKindOf(cset.name)
+	return cset, nil
+}
+
+// stringMeta splits the metadata of a MYSQL_TYPE_STRING column into its real
+// type and its length in bytes. Lengths above 255 borrow two bits of the
+// type byte (see Field_string::do_save_field_metadata in the server).
+func stringMeta(meta uint16) (real byte, length int) {
+	if meta < 256 {
+		return mysql.MYSQL_TYPE_STRING, int(meta)
+	}
+	b0, b1 := byte(meta>>8), byte(meta)
+	if b0&0x30 != 0x30 {
+		return b0 | 0x30, int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+	}
+	return b0, int(b1)
+}

@@ -1,0 +1,105 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FileStore keeps the position as JSON in one file. Save writes a
+// temporary file next to it, fsyncs it, renames it over the old one and
+// fsyncs the directory, so after a crash the file holds either the old or
+// the new position, whole.
+type FileStore struct {
+	path string
+}
+
+// NewFileStore returns a store at path. The directory is created on the
+// first Save if it does not exist.
+func NewFileStore(path string) *FileStore { return &FileStore{path: path} }
+
+// Path is the file the store writes.
+func (s *FileStore) Path() string { return s.path }
+
+// Load reads the saved position.
+func (s *FileStore) Load(ctx context.Context) (Position, error) {
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Position{}, ErrNotFound
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("loading checkpoint: %w", err)
+	}
+	p, err := decodePosition(data)
+	if err != nil {
+		return Position{}, fmt.Errorf("loading checkpoint from %s: %w", s.path, err)
+	}
+	return p, nil
+}
+
+// Save replaces the saved position durably.
+func (s *FileStore) Save(ctx context.Context, p Position) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	}
+	// The rename is durable only once the directory entry is.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("saving checkpoint to %s: syncing directory: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close does nothing: the store holds no open files between calls.
+func (s *FileStore) Close() error { return nil }
+
+// decodePosition reads the JSON form of a Position strictly, so a damaged
+// or foreign file is an error rather than a silent restart elsewhere.
+func decodePosition(data []byte) (Position, error) {
+	var p Position
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Position{}, fmt.Errorf("malformed position: %w", err)
+	}
+	if p.IsZero() {
+		return Position{}, errors.New("malformed position: neither file nor gtid_set")
+	}
+	if p.File != "" && p.Pos < 4 {
+		return Position{}, fmt.Errorf("malformed position: pos %d in %s (binlog positions start at 4)", p.Pos, p.File)
+	}
+	return p, nil
+}
