@@ -28,9 +28,9 @@ saves a checkpoint and never commits Kafka offsets, so running it changes
 nothing for capture or dispatch.
 
 Arguments are schema.table patterns ('*' allowed in each part); without any,
-every table the source section includes is shown. Events come from Kafka when
-kafka.brokers is set, otherwise straight from the binlog under a replica id
-of its own, so it does not disturb a running capture.`,
+every table the source section includes is shown. Events come straight from
+the binlog under a replica id of its own, so tail does not disturb a running
+capture, and they are exactly the JSON capture publishes to Kafka.`,
 		Example: `  moontide tail 'shop.*'
   moontide tail shop.orders --from earliest --limit 10`,
 		Args: usageArgs(cobra.ArbitraryArgs),
