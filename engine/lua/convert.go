@@ -1,0 +1,553 @@
+package lua
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/moontide/moontide/engine/event"
+)
+
+// maxExact is 2^53: every integer of at most this magnitude is exact as a
+// Lua number (a float64); beyond it integers travel as strings.
+const maxExact = 1 << 53
+
+// smallInts holds boxed Lua numbers 0..1023: small counts, flags, statuses
+// and row indexes are common column values, and boxing a number into an
+// interface allocates. Boxed numbers are immutable, safe to share.
+var smallInts = func() (vs [1024]glua.LValue) {
+	for i := range vs {
+		vs[i] = glua.LNumber(i)
+	}
+	return vs
+}()
+
+// Int returns v as a Lua number when that is exact (|v| ≤ 2^53) and as a
+// string of its decimal digits otherwise.
+func Int(v int64) glua.LValue {
+	if v >= 0 && v < int64(len(smallInts)) {
+		return smallInts[v]
+	}
+	if v >= -maxExact && v <= maxExact {
+		return glua.LNumber(v)
+	}
+	return glua.LString(strconv.FormatInt(v, 10))
+}
+
+// Uint is Int for unsigned values.
+func Uint(v uint64) glua.LValue {
+	if v < uint64(len(smallInts)) {
+		return smallInts[v]
+	}
+	if v <= maxExact {
+		return glua.LNumber(v)
+	}
+	return glua.LString(strconv.FormatUint(v, 10))
+}
+
+// Value converts one column value. Missing has no Lua form: callers leave
+// the key out, so Value returns nil for it.
+func Value(v event.Value) glua.LValue {
+	switch v.Kind() {
+	case event.Null:
+		return NullValue
+	case event.Int:
+		return Int(v.Int())
+	case event.Uint:
+		return Uint(v.Uint())
+	case event.Float:
+		return glua.LNumber(v.Float())
+	case event.Decimal, event.String, event.Bytes, event.Time, event.JSON:
+		return glua.LString(v.Str())
+	default: // Missing
+		return nil
+	}
+}
+
+// Boxed action names: converting a string to an interface allocates, so the
+// constant strings of every event are boxed once, here, and shared. An
+// LString is an immutable Go string, safe to share between states.
+var actionValues = func() []glua.LValue {
+	vs := make([]glua.LValue, event.DDL+1)
+	for a := event.Insert; a <= event.DDL; a++ {
+		vs[a] = glua.LString(a.String())
+	}
+	return vs
+}()
+
+// tableInfo holds the boxed names of one table version. Events of one table
+// share its *event.Table, so converting a batch boxes each name once instead
+// of once per row.
+type tableInfo struct {
+	schema, name glua.LValue
+	cols         []glua.LValue // column names, boxed, for changed and pk
+	pk           []glua.LValue
+}
+
+// converter turns events into Lua tables for one state. It is the hot path
+// of dispatch: it caches boxed strings that repeat from event to event
+// (table and column names, binlog file, transaction id, GTID) and sizes
+// every table up front.
+type converter struct {
+	tables  map[*event.Table]*tableInfo
+	file    string
+	fileV   glua.LValue
+	gtid    string
+	gtidV   glua.LValue
+	txID    string
+	txIDV   glua.LValue
+	changed []int
+}
+
+// maxCachedTables bounds the per-state name cache; table versions change
+// only with DDL, so the limit is reached only by listeners on very many
+// tables, and then the cache simply starts over.
+const maxCachedTables = 4096
+
+func (c *converter) table(t *event.Table) *tableInfo {
+	if ti, ok := c.tables[t]; ok {
+		return ti
+	}
+	if c.tables == nil || len(c.tables) >= maxCachedTables {
+		c.tables = make(map[*event.Table]*tableInfo)
+	}
+	ti := &tableInfo{schema: glua.LString(t.Schema), name: glua.LString(t.Name)}
+	ti.cols = make([]glua.LValue, len(t.Columns))
+	for i, col := range t.Columns {
+		ti.cols[i] = glua.LString(col.Name)
+	}
+	ti.pk = make([]glua.LValue, 0, len(t.PK))
+	for _, p := range t.PK {
+		if p >= 0 && p < len(ti.cols) {
+			ti.pk = append(ti.pk, ti.cols[p])
+		}
+	}
+	c.tables[t] = ti
+	return ti
+}
+
+func (c *converter) str(cache *string, boxed *glua.LValue, s string) glua.LValue {
+	if *boxed == nil || *cache != s {
+		*cache, *boxed = s, glua.LString(s)
+	}
+	return *boxed
+}
+
+var emptyTable = &event.Table{}
+
+// batch converts a batch into the Lua array of event tables that handle
+// receives.
+func (c *converter) batch(L *glua.LState, evs []*event.Event) *glua.LTable {
+	arr := L.CreateTable(len(evs), 0)
+	for _, ev := range evs {
+		arr.Append(c.event(L, ev))
+	}
+	return arr
+}
+
+// event converts one event. Field names and meanings: DESIGN §4 and
+// docs/scripts.md.
+func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
+	t := ev.Table
+	if t == nil {
+		t = emptyTable
+	}
+	ti := c.table(t)
+	e := L.CreateTable(0, 14)
+	e.RawSetString("id", glua.LString(ev.ID))
+	e.RawSetString("schema", ti.schema)
+	e.RawSetString("table", ti.name)
+	if int(ev.Action) < len(actionValues) && ev.Action != 0 {
+		e.RawSetString("action", actionValues[ev.Action])
+	} else {
+		e.RawSetString("action", glua.LString(ev.Action.String()))
+	}
+	if ev.Before != nil {
+		e.RawSetString("before", c.row(L, ti, ev.Before))
+	}
+	if ev.After != nil {
+		e.RawSetString("after", c.row(L, ti, ev.After))
+	}
+	if ev.Action == event.Update {
+		c.changed = ev.Changed(c.changed[:0])
+		ch := L.CreateTable(len(c.changed), 0)
+		for _, i := range c.changed {
+			if i < len(ti.cols) {
+				ch.Append(ti.cols[i])
+			}
+		}
+		e.RawSetString("changed", ch)
+	}
+	pk := L.CreateTable(len(ti.pk), 0)
+	for _, n := range ti.pk {
+		pk.Append(n)
+	}
+	e.RawSetString("pk", pk)
+	e.RawSetString("key", glua.LString(ev.Key))
+	e.RawSetString("ts", Int(ev.TS))
+	pos := L.CreateTable(0, 3)
+	pos.RawSetString("file", c.str(&c.file, &c.fileV, ev.Pos.File))
+	pos.RawSetString("pos", Uint(uint64(ev.Pos.Pos)))
+	if ev.Pos.GTID != "" {
+		pos.RawSetString("gtid", c.str(&c.gtid, &c.gtidV, ev.Pos.GTID))
+	}
+	e.RawSetString("pos", pos)
+	e.RawSetString("version", Uint(ev.Version))
+	tx := L.CreateTable(0, 2)
+	tx.RawSetString("id", c.str(&c.txID, &c.txIDV, ev.Tx.ID))
+	tx.RawSetString("seq", Uint(ev.Tx.Seq))
+	e.RawSetString("tx", tx)
+	if ev.Action == event.DDL {
+		e.RawSetString("ddl", glua.LString(ev.Statement))
+	}
+	return e
+}
+
+// row converts a row image: column name → value, Missing columns absent,
+// NULL as NullValue.
+func (c *converter) row(L *glua.LState, ti *tableInfo, vals []event.Value) *glua.LTable {
+	r := L.CreateTable(0, len(vals))
+	for i, v := range vals {
+		if i >= len(ti.cols) {
+			break
+		}
+		if lv := Value(v); lv != nil {
+			r.RawSetString(string(ti.cols[i].(glua.LString)), lv)
+		}
+	}
+	return r
+}
+
+// ConversionError is a Lua value that has no Go (or JSON) form: a function,
+// a cycle, a sparse array. Path locates it inside the converted value, in
+// JSONPath-like notation ($.a[2].b).
+type ConversionError struct {
+	Path string
+	Msg  string
+}
+
+func (e *ConversionError) Error() string {
+	return fmt.Sprintf("%s at %s", e.Msg, e.Path)
+}
+
+// Limits of ToGo. Deeper nesting is almost surely a mistake, and bounding it
+// bounds the Go stack. The value budget bounds the work: a table that holds
+// the same subtable twice, level after level, expands exponentially, and Go
+// code is not interrupted by the call's deadline.
+const (
+	maxDepth  = 200
+	maxValues = 1 << 22
+)
+
+// ToGo converts a Lua value to plain Go for a module's use:
+//
+//   - nil → nil; json.null → Null{}; booleans → bool; strings → string
+//     (bytes as they are, not necessarily UTF-8);
+//   - numbers → int64 when integral and within the int64 range, so that
+//     ids and counters stay exact; otherwise float64 (also NaN and ±Inf);
+//   - tables → []any or map[string]any: a table marked with json.array()
+//     is an array, one marked with json.object() an object (integral
+//     number keys become decimal strings); an unmarked table is an array
+//     when its keys are exactly 1..n, an object when all keys are strings,
+//     and an empty object when empty. Mixed or sparse keys are errors.
+//
+// Functions, threads, other userdata, cycles, nesting beyond 200 levels and
+// values of more than 4M elements are errors (*ConversionError) naming the
+// path of the offending value.
+func ToGo(L *glua.LState, v glua.LValue) (any, error) {
+	var tg toGo
+	tg.L = L
+	return tg.conv(v, "$")
+}
+
+type toGo struct {
+	L     *glua.LState
+	stack []*glua.LTable
+	n     int
+}
+
+func (tg *toGo) conv(v glua.LValue, path string) (any, error) {
+	if tg.n++; tg.n > maxValues {
+		return nil, &ConversionError{Path: path, Msg: fmt.Sprintf("value too large (more than %d values)", maxValues)}
+	}
+	switch x := v.(type) {
+	case *glua.LNilType:
+		return nil, nil
+	case glua.LBool:
+		return bool(x), nil
+	case glua.LNumber:
+		return Number(float64(x)), nil
+	case glua.LString:
+		return string(x), nil
+	case *glua.LUserData:
+		if x == nullUD {
+			return Null{}, nil
+		}
+		return nil, &ConversionError{Path: path, Msg: "cannot convert a userdata"}
+	case *glua.LTable:
+		return tg.table(x, path)
+	default:
+		return nil, &ConversionError{Path: path, Msg: "cannot convert a " + v.Type().String()}
+	}
+}
+
+// Number returns f as int64 when it is integral and within the int64
+// range, else as float64.
+func Number(f float64) any {
+	// -2^63 is exact as a float64; 2^63 is the first value out of range.
+	if f == math.Trunc(f) && f >= -9223372036854775808 && f < 9223372036854775808 {
+		return int64(f)
+	}
+	return f
+}
+
+func (tg *toGo) table(t *glua.LTable, path string) (any, error) {
+	for _, s := range tg.stack {
+		if s == t {
+			return nil, &ConversionError{Path: path, Msg: "cycle: table contains itself"}
+		}
+	}
+	if len(tg.stack) >= maxDepth {
+		return nil, &ConversionError{Path: path, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+	}
+	tg.stack = append(tg.stack, t)
+	defer func() { tg.stack = tg.stack[:len(tg.stack)-1] }()
+
+	shape := ShapeOf(tg.L, t)
+	n, err := arrayLen(t, shape)
+	if err != nil {
+		return nil, &ConversionError{Path: path, Msg: err.Error()}
+	}
+	if n >= 0 {
+		out := make([]any, n)
+		for i := 1; i <= n; i++ {
+			v, err := tg.conv(t.RawGetInt(i), path+"["+strconv.Itoa(i)+"]")
+			if err != nil {
+				return nil, err
+			}
+			out[i-1] = v
+		}
+		return out, nil
+	}
+	out := make(map[string]any)
+	var cerr error
+	t.ForEach(func(k, v glua.LValue) {
+		if cerr != nil {
+			return
+		}
+		key, ok := ObjectKey(k)
+		if !ok {
+			cerr = &ConversionError{Path: path, Msg: "object key of type " + k.Type().String()}
+			return
+		}
+		gv, err := tg.conv(v, path+"."+key)
+		if err != nil {
+			cerr = err
+			return
+		}
+		out[key] = gv
+	})
+	if cerr != nil {
+		return nil, cerr
+	}
+	return out, nil
+}
+
+// ObjectKey returns the JSON object key for a table key: strings as they
+// are, integral numbers in decimal. Other keys have none.
+func ObjectKey(k glua.LValue) (string, bool) {
+	switch x := k.(type) {
+	case glua.LString:
+		return string(x), true
+	case glua.LNumber:
+		if f := float64(x); f == math.Trunc(f) && !math.IsInf(f, 0) {
+			return strconv.FormatFloat(f, 'f', -1, 64), true
+		}
+	}
+	return "", false
+}
+
+// arrayLen decides whether t is an array and returns its length, or -1 for
+// an object. It is shared by ToGo and the json builtin so that both follow
+// one rule (see ToGo).
+func arrayLen(t *glua.LTable, shape Shape) (int, error) {
+	switch shape {
+	case Object:
+		return -1, nil
+	case Array:
+		count, max, strs, other := countKeys(t)
+		if strs > 0 || other > 0 || max != count {
+			return 0, fmt.Errorf("table marked as array has keys other than 1..n")
+		}
+		return max, nil
+	}
+	count, max, strs, other := countKeys(t)
+	switch {
+	case other > 0:
+		return 0, fmt.Errorf("table key that is neither a string nor a positive integer")
+	case count > 0 && strs > 0:
+		return 0, fmt.Errorf("table mixes array and object keys")
+	case count > 0 && max != count:
+		return 0, fmt.Errorf("sparse array (%d values, highest index %d); fill the holes with json.null", count, max)
+	case count > 0:
+		return count, nil
+	}
+	return -1, nil
+}
+
+// ArrayLen is arrayLen for builtins: it returns the length of t when t
+// converts to an array and -1 when it converts to an object, following the
+// rules of ToGo.
+func ArrayLen(L *glua.LState, t *glua.LTable) (int, error) {
+	return arrayLen(t, ShapeOf(L, t))
+}
+
+func countKeys(t *glua.LTable) (count, max, strs, other int) {
+	t.ForEach(func(k, _ glua.LValue) {
+		switch x := k.(type) {
+		case glua.LString:
+			strs++
+		case glua.LNumber:
+			f := float64(x)
+			if f >= 1 && f == math.Trunc(f) && f <= math.MaxInt32 {
+				count++
+				if int(f) > max {
+					max = int(f)
+				}
+			} else {
+				other++
+			}
+		default:
+			other++
+		}
+	})
+	return
+}
+
+// FromGo converts a Go value to Lua for a module's results (a redis reply,
+// a query row). Integers beyond ±2^53 become strings (see Int); []byte
+// becomes a string; Null{} becomes json.null and nil becomes nil; json.Number
+// follows the rules of json.decode. Slices and maps become tables marked as
+// arrays and objects, so that json.encode writes them back the same way.
+// Other types are errors.
+func FromGo(L *glua.LState, v any) (glua.LValue, error) {
+	switch x := v.(type) {
+	case nil:
+		return glua.LNil, nil
+	case Null:
+		return NullValue, nil
+	case glua.LValue:
+		return x, nil
+	case bool:
+		return glua.LBool(x), nil
+	case int:
+		return Int(int64(x)), nil
+	case int8:
+		return glua.LNumber(x), nil
+	case int16:
+		return glua.LNumber(x), nil
+	case int32:
+		return glua.LNumber(x), nil
+	case int64:
+		return Int(x), nil
+	case uint:
+		return Uint(uint64(x)), nil
+	case uint8:
+		return glua.LNumber(x), nil
+	case uint16:
+		return glua.LNumber(x), nil
+	case uint32:
+		return glua.LNumber(x), nil
+	case uint64:
+		return Uint(x), nil
+	case float32:
+		return glua.LNumber(x), nil
+	case float64:
+		return glua.LNumber(x), nil
+	case string:
+		return glua.LString(x), nil
+	case []byte:
+		return glua.LString(x), nil
+	case json.Number:
+		return NumberText(string(x)), nil
+	case event.Value:
+		if lv := Value(x); lv != nil {
+			return lv, nil
+		}
+		return glua.LNil, nil
+	case []string:
+		t := L.CreateTable(len(x), 0)
+		for _, s := range x {
+			t.Append(glua.LString(s))
+		}
+		MarkArray(L, t)
+		return t, nil
+	case []any:
+		t := L.CreateTable(len(x), 0)
+		for i, e := range x {
+			lv, err := FromGo(L, e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i+1, err)
+			}
+			if lv == glua.LNil {
+				lv = NullValue // an array cannot hold nil
+			}
+			t.Append(lv)
+		}
+		MarkArray(L, t)
+		return t, nil
+	case map[string]string:
+		t := L.CreateTable(0, len(x))
+		for k, s := range x {
+			t.RawSetString(k, glua.LString(s))
+		}
+		MarkObject(L, t)
+		return t, nil
+	case map[string]any:
+		t := L.CreateTable(0, len(x))
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // deterministic errors
+		for _, k := range keys {
+			lv, err := FromGo(L, x[k])
+			if err != nil {
+				return nil, fmt.Errorf(".%s: %w", k, err)
+			}
+			if lv == glua.LNil {
+				lv = NullValue
+			}
+			t.RawSetString(k, lv)
+		}
+		MarkObject(L, t)
+		return t, nil
+	}
+	return nil, fmt.Errorf("no Lua form for Go type %T", v)
+}
+
+// NumberText converts the text of a JSON number: an integer literal within
+// ±2^53 becomes a number, a larger one a string of the same digits (exact),
+// and anything with a fraction or exponent a number (a double, as JSON
+// readers everywhere do).
+func NumberText(s string) glua.LValue {
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return Int(i)
+		}
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return Uint(u)
+		}
+		return glua.LString(s)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return glua.LString(s)
+	}
+	return glua.LNumber(f)
+}

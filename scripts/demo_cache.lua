@@ -1,0 +1,31 @@
+-- demo_cache.lua — keep every row of moontide_demo.items in Redis.
+--
+-- Each row is stored as JSON under "item:<id>" for an hour; a delete
+-- removes the key. Writes are buffered and sent as one Redis pipeline when
+-- the batch ends; the binlog position is committed only after Redis
+-- acknowledged them, and a failed batch is retried in order.
+local redis = require("redis")
+local json  = require("json")
+local keys  = require("demo.keys")
+
+local TTL = 3600 -- seconds
+
+return {
+  name      = "demo-cache",
+  subscribe = { "moontide_demo.items" },
+  batch     = 500,
+  workers   = 2,   -- events of one row always go to the same worker, in order
+  retry     = { backoff = 200 }, -- ms; doubles per failed attempt
+
+  handle = function(events)
+    for _, ev in ipairs(events) do
+      if ev.action == "delete" then
+        redis.del(keys.item(ev.before))
+      elseif ev.action ~= "ddl" then -- insert, update, snapshot
+        -- ev.after holds exact values: DECIMAL price as a string, BIGINT
+        -- beyond 2^53 as a string, NULL as json.null (encoded as null).
+        redis.set(keys.item(ev.after), json.encode(ev.after), TTL)
+      end
+    end
+  end,
+}
