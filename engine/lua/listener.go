@@ -34,8 +34,16 @@ type Listener struct {
 	recMu    sync.Mutex
 	recorded []Op
 
-	closeOnce sync.Once
+	// gate lets Close wait for calls in flight: a reload swaps the handler
+	// first and closes the old listener while a worker may still be inside
+	// its last call. Handle holds it shared, Close exclusively.
+	gate   sync.RWMutex
+	closed bool
 }
+
+// ErrClosed is returned by Handle once the listener is closed. The runner
+// retries the batch, with the handler that replaced this one.
+var ErrClosed = errors.New("listener closed")
 
 var _ dispatch.Handler = (*Listener)(nil)
 
@@ -62,20 +70,23 @@ func (l *Listener) File() string { return l.file }
 // reload need not touch the listener.
 func (l *Listener) Hash() string { return l.hash }
 
-// Close closes the listener's Lua states and releases its shared clients.
-// The runner must have stopped calling Handle. Close is idempotent.
+// Close closes the listener's Lua states and releases its shared clients,
+// after the calls in flight returned; later calls fail with ErrClosed.
+// Close is idempotent.
 func (l *Listener) Close() error {
-	var err error
-	l.closeOnce.Do(func() {
-		for i, s := range l.states {
-			if s != nil {
-				s.close()
-				l.states[i] = nil
-			}
+	l.gate.Lock()
+	defer l.gate.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	for i, s := range l.states {
+		if s != nil {
+			s.close()
+			l.states[i] = nil
 		}
-		err = l.clients.release()
-	})
-	return err
+	}
+	return l.clients.release()
 }
 
 // Recorded returns the writes recorded in recording mode since the last
@@ -176,6 +187,11 @@ func (l *Listener) Handle(ctx context.Context, worker int, batch []*event.Event)
 	}
 	if len(batch) == 0 {
 		return nil
+	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	if l.closed {
+		return fmt.Errorf("listener %q: %w", l.spec.Name, ErrClosed)
 	}
 	s := l.states[worker]
 	if s == nil {

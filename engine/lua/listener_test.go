@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -475,4 +477,56 @@ end }`)
 	if n := len(s.ops()); n != 4*20*2 {
 		t.Errorf("flushed %d writes, want %d", n, 4*20*2)
 	}
+}
+
+func TestCloseWaitsForTheCallInFlight(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "slow.lua"), []byte(`
+return {
+  name = "slow", subscribe = { "s.t" },
+  handle = function(events)
+    print("started")
+    local t = os.clock()
+    while os.clock() - t < 0.3 do end
+  end,
+}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	gen, err := Load(dir, Options{Print: signalWriter(started)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := gen.Listener("slow")
+	tbl := event.NewTable("s", "t", []event.Column{{Name: "id", Type: "int"}}, []int{0})
+	batch := []*event.Event{{ID: "a", Action: event.Insert, Table: tbl, Key: "1", After: []event.Value{event.IntValue(1)}}}
+	result := make(chan error, 1)
+	go func() { result <- l.Handle(context.Background(), 0, batch) }()
+	<-started // the call is inside handle
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatalf("the call in flight failed: %v", err)
+		}
+	default:
+		t.Fatal("Close returned before the call in flight did")
+	}
+	if err := l.Handle(context.Background(), 0, batch); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a call after Close: %v, want ErrClosed", err)
+	}
+}
+
+// signalWriter closes ch on its first write.
+type signalWriter chan struct{}
+
+func (w signalWriter) Write(p []byte) (int, error) {
+	select {
+	case <-w:
+	default:
+		close(w)
+	}
+	return len(p), nil
 }
