@@ -1,0 +1,118 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/internal/testenv"
+)
+
+// benchBatch is the batch size of the benchmark: 500 events, one SET each,
+// flushed as one pipeline.
+const benchBatch = 500
+
+// BenchmarkIntegrationRedisSet measures the redis module inside moontide
+// (events converted to Lua, a handler doing redis.set per event, the
+// batch's writes flushed as one pipeline) next to the ceiling the same run
+// can reach with go-redis alone (500 SETs per pipeline on one connection,
+// keys and values prepared in advance). Both report sets/s; their ratio is
+// the module's overhead.
+//
+//	eval "$(dev/services.sh env)"
+//	go test -run '^$' -bench IntegrationRedisSet -benchtime 3s ./builtins/redis/
+func BenchmarkIntegrationRedisSet(b *testing.B) {
+	addr := testenv.RedisAddr(b)
+	prefix := testenv.UniqueName(b, "mt:") + ":"
+	value := strings.Repeat("v", 40) // a small cached row, status-sized
+	batch := make([]*event.Event, benchBatch)
+	keys := make([]string, benchBatch)
+	for i := range batch {
+		batch[i] = orderEvent(uint64(i+1), int64(i), nil, value)
+		keys[i] = prefix + batch[i].Key
+	}
+	b.Cleanup(func() {
+		c := goredis.NewClient(&goredis.Options{Addr: addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c.Del(ctx, keys...)
+	})
+
+	b.Run("moontide", func(b *testing.B) {
+		opts := options(testSinks(addr), false)
+		opts.Timeout = 30 * time.Second
+		l := loadListener(b, prefixed(prefix, `local redis = require("redis")
+return {name = "bench", subscribe = {"shop.orders"}, batch = 500, handle = function(evs)
+  for i = 1, #evs do
+    local ev = evs[i]
+    redis.set(P .. ev.key, ev.after.status)
+  end
+end}`), opts)
+		ctx := testenv.Context(b, 0)
+		if err := l.Handle(ctx, 0, batch); err != nil { // warm: state, client, connection
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := l.Handle(ctx, 0, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "sets/s")
+	})
+
+	// The module alone: one event per call, and a handler that makes the
+	// same 500 SETs from keys prepared at load, so that event conversion
+	// (engine/lua's part) is out of the figure.
+	b.Run("module-only", func(b *testing.B) {
+		opts := options(testSinks(addr), false)
+		opts.Timeout = 30 * time.Second
+		l := loadListener(b, prefixed(prefix, fmt.Sprintf(`local redis = require("redis")
+local keys, V = {}, %q
+for i = 1, %d do keys[i] = P .. i end
+return {name = "bench", subscribe = {"shop.orders"}, handle = function(evs)
+  for i = 1, #keys do redis.set(keys[i], V) end
+end}`, value, benchBatch)), opts)
+		ctx := testenv.Context(b, 0)
+		one := batch[:1]
+		if err := l.Handle(ctx, 0, one); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := l.Handle(ctx, 0, one); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "sets/s")
+	})
+
+	b.Run("go-redis-pipeline", func(b *testing.B) {
+		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
+		defer c.Close()
+		ctx := testenv.Context(b, 0)
+		if err := c.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			pipe := c.Pipeline()
+			for _, k := range keys {
+				pipe.Set(ctx, k, value, 0)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatal(fmt.Errorf("raw pipeline: %w", err))
+			}
+		}
+		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "sets/s")
+	})
+}

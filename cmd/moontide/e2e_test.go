@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moontide/moontide/engine/capture"
+	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/internal/testenv"
+)
+
+// The end-to-end tests run the real binary against the real servers: a
+// workload changes a source table while moontide processes are killed with
+// SIGKILL and restarted; a listener replicates the table into the
+// destination database and records every event id it handled in the same
+// transaction. At the end the destination must equal the source row for row
+// and every event the binlog holds must have been handled.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// moontideBinary builds the binary once per test run.
+func moontideBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "moontide-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "moontide")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building moontide: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// e2e is one end-to-end setup: a fresh source and destination database, a
+// conf.d and a scripts directory for them.
+type e2e struct {
+	t        *testing.T
+	src, dst *sql.DB
+	srcDB    string
+	dstDB    string
+	conf     string
+	scripts  string
+	start    string // FILE:POS before the workload
+	kafka    bool
+	logs     *lockedBuffer
+}
+
+func newE2E(t *testing.T, kafka bool) *e2e {
+	t.Helper()
+	ctx := testenv.Context(t, time.Minute)
+	e := &e2e{t: t, src: testenv.Source(t), dst: testenv.Dest(t), kafka: kafka, logs: &lockedBuffer{}}
+	e.srcDB = testenv.FreshDatabase(t, e.src)
+	e.dstDB = testenv.FreshDatabase(t, e.dst)
+	const table = "(id INT PRIMARY KEY, n BIGINT UNSIGNED, price DECIMAL(30,10), note VARCHAR(100), at DATETIME(6))"
+	mustExec(ctx, t, e.src, "CREATE TABLE `"+e.srcDB+"`.items "+table)
+	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.items "+table)
+	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.seen (id VARCHAR(100) PRIMARY KEY)")
+	file, pos := testenv.BinlogPosition(ctx, t, e.src)
+	e.start = fmt.Sprintf("%s:%d", file, pos)
+
+	dir := t.TempDir()
+	e.conf = filepath.Join(dir, "conf.d")
+	e.scripts = filepath.Join(dir, "scripts")
+	for _, d := range []string{e.conf, e.scripts} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shipped, err := filepath.Glob("../../conf.d/*.yaml")
+	if err != nil || len(shipped) == 0 {
+		t.Fatalf("reading the shipped conf.d: %v", err)
+	}
+	for _, f := range shipped {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(e.conf, filepath.Base(f)), string(data))
+	}
+	brokers := "[]"
+	if kafka {
+		brokers = "[" + strings.Join(testenv.KafkaBrokers(t), ",") + "]"
+	}
+	writeFile(t, filepath.Join(e.conf, "90-e2e.yaml"), fmt.Sprintf(`
+source:
+  dsn: %q
+  start: %q
+  server_id: %d
+  include: [%q]
+kafka:
+  brokers: %s
+  topic_prefix: %s
+  group_prefix: %s
+  partitions: 3
+checkpoint:
+  path: %s
+sinks:
+  dest:
+    type: mysql
+    dsn: %q
+scripts:
+  dir: %s
+admin:
+  listen: 127.0.0.1:0
+`, testenv.SourceDSN(t), e.start, 100000+rand.IntN(1<<20), e.srcDB+".*", brokers,
+		testenv.UniqueName(t, "t"), testenv.UniqueName(t, "g"), filepath.Join(dir, "var", "checkpoint.json"),
+		testenv.DestDSN(t), e.scripts))
+	writeFile(t, filepath.Join(e.scripts, "replica.lua"), fmt.Sprintf(`
+local mysql = require("mysql")
+return {
+  name = "replica",
+  subscribe = { %q },
+  batch = 64,
+  workers = 4,
+  start = "earliest",
+  handle = function(events)
+    for _, ev in ipairs(events) do
+      if ev.action == "delete" then
+        mysql.delete(%q, { id = ev.before.id })
+      elseif ev.action ~= "ddl" then
+        mysql.upsert(%q, ev.after, { "id" })
+      end
+      mysql.exec("INSERT IGNORE INTO %s.seen (id) VALUES (?)", ev.id)
+    end
+  end,
+}
+`, e.srcDB+".items", e.dstDB+".items", e.dstDB+".items", "`"+e.dstDB+"`"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("moontide logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// proc is one moontide process.
+type proc struct {
+	e   *e2e
+	cmd *exec.Cmd
+}
+
+func (e *e2e) startProc(sub string) *proc {
+	e.t.Helper()
+	cmd := exec.Command(moontideBinary(e.t), sub, "-c", e.conf)
+	cmd.Stdout = e.logs
+	cmd.Stderr = e.logs
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	return &proc{e: e, cmd: cmd}
+}
+
+// kill ends the process with SIGKILL: no cleanup, no final commit.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// stop ends the process with SIGTERM and expects a clean exit.
+func (p *proc) stop() {
+	p.e.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.e.t.Errorf("%s after SIGTERM: %v", p.cmd.Args[1], err)
+		}
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		p.e.t.Errorf("%s did not stop within 60s of SIGTERM", p.cmd.Args[1])
+	}
+}
+
+// workload runs n random single- and multi-statement transactions on the
+// source table over 200 ids: inserts, updates and deletes that touch the
+// same rows many times.
+func (e *e2e) workload(ctx context.Context, n int) error {
+	r := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	tbl := "`" + e.srcDB + "`.items"
+	for i := 0; i < n; i++ {
+		tx, err := e.src.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for s := 0; s < 1+r.IntN(4); s++ {
+			id := 1 + r.IntN(200)
+			switch r.IntN(3) {
+			case 0:
+				_, err = tx.ExecContext(ctx, "INSERT INTO "+tbl+" VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE n = VALUES(n)",
+					id, uint64(1<<63)+r.Uint64N(1<<62), fmt.Sprintf("%d.%010d", r.IntN(1e9), r.IntN(1e9)),
+					fmt.Sprintf("note %d ✓", i), time.Unix(r.Int64N(2e9), r.Int64N(1e9)/1000*1000).UTC().Format("2006-01-02 15:04:05.000000"))
+			case 1:
+				_, err = tx.ExecContext(ctx, "UPDATE "+tbl+" SET n = n + 1, note = ? WHERE id = ?", nil, id)
+			default:
+				_, err = tx.ExecContext(ctx, "DELETE FROM "+tbl+" WHERE id = ?", id)
+			}
+			if err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expectedIDs reads the binlog from the test's start to the current end in
+// process, uninterrupted, and returns the id of every event of the table.
+func (e *e2e) expectedIDs(ctx context.Context) map[string]bool {
+	e.t.Helper()
+	file, pos := testenv.BinlogPosition(ctx, e.t, e.src)
+	rec := &idRecorder{ids: map[string]bool{}, endFile: file, endPos: pos, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-rec.done
+		cancel()
+	}()
+	err := capture.Run(ctx, capture.Options{
+		DSN: testenv.SourceMySQL(e.t), ServerID: 200000 + rand.Uint32N(1<<20), Start: e.start,
+		Include: []string{e.srcDB + ".items"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, rec)
+	select {
+	case <-rec.done:
+	default:
+		e.t.Fatalf("reading the expected events: %v", err)
+	}
+	return rec.ids
+}
+
+type idRecorder struct {
+	ids     map[string]bool
+	endFile string
+	endPos  uint32
+	once    sync.Once
+	done    chan struct{}
+}
+
+func (r *idRecorder) Event(_ context.Context, ev *event.Event) error {
+	if ev.Action != event.DDL {
+		r.ids[ev.ID] = true
+	}
+	return nil
+}
+
+func (r *idRecorder) Commit(_ context.Context, p checkpoint.Position) error {
+	if p.File > r.endFile || p.File == r.endFile && p.Pos >= r.endPos {
+		r.once.Do(func() { close(r.done) })
+	}
+	return nil
+}
+
+func (r *idRecorder) Heartbeat(context.Context, int64) error { return nil }
+
+// converge waits until the destination holds the source's rows and every
+// expected event id was handled, and fails the test with the difference if
+// that does not happen in time.
+func (e *e2e) converge(ctx context.Context, want map[string]bool) {
+	e.t.Helper()
+	var diff string
+	for {
+		diff = e.difference(ctx, want)
+		if diff == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("the destination did not converge: %s", diff)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (e *e2e) difference(ctx context.Context, want map[string]bool) string {
+	srcRows := tableRows(ctx, e.t, e.src, "SELECT * FROM `"+e.srcDB+"`.items ORDER BY id")
+	dstRows := tableRows(ctx, e.t, e.dst, "SELECT * FROM `"+e.dstDB+"`.items ORDER BY id")
+	seen := map[string]bool{}
+	for _, r := range tableRows(ctx, e.t, e.dst, "SELECT id FROM `"+e.dstDB+"`.seen") {
+		seen[strings.TrimSuffix(r, "|")] = true
+	}
+	missing := 0
+	example := ""
+	for id := range want {
+		if !seen[id] {
+			missing++
+			example = id
+		}
+	}
+	if missing > 0 {
+		return fmt.Sprintf("%d of %d events not handled (e.g. %s)", missing, len(want), example)
+	}
+	if strings.Join(srcRows, "\n") != strings.Join(dstRows, "\n") {
+		return fmt.Sprintf("source has %d rows, destination %d, and they differ", len(srcRows), len(dstRows))
+	}
+	return ""
+}
+
+// tableRows returns each row as text, NULL distinguished from "NULL".
+func tableRows(ctx context.Context, t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, v := range vals {
+			if v == nil {
+				b.WriteString("\x00NULL|")
+			} else {
+				b.Write(v)
+				b.WriteByte('|')
+			}
+		}
+		out = append(out, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// chaos runs the workload while killing procs with SIGKILL and starting
+// them again, kills times, then leaves them running.
+func (e *e2e) chaos(ctx context.Context, procs map[string]*proc, victims []string, ops, kills int) {
+	e.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- e.workload(ctx, ops) }()
+	for k := 0; k < kills; k++ {
+		time.Sleep(time.Duration(800+rand.IntN(1200)) * time.Millisecond)
+		name := victims[k%len(victims)]
+		procs[name].kill()
+		e.t.Logf("killed %s with SIGKILL", name)
+		procs[name] = e.startProc(name)
+	}
+	if err := <-done; err != nil {
+		e.t.Fatalf("workload: %v", err)
+	}
+}
+
+func TestIntegrationRunLosesNothingOnKill9(t *testing.T) {
+	e := newE2E(t, false)
+	ctx := testenv.Context(t, 5*time.Minute)
+	procs := map[string]*proc{"run": e.startProc("run")}
+	e.chaos(ctx, procs, []string{"run"}, 1500, 3)
+	e.converge(ctx, e.expectedIDs(ctx))
+	procs["run"].stop()
+}
+
+func TestIntegrationCaptureAndDispatchLoseNothingOnKill9(t *testing.T) {
+	e := newE2E(t, true)
+	ctx := testenv.Context(t, 5*time.Minute)
+	procs := map[string]*proc{"capture": e.startProc("capture"), "dispatch": e.startProc("dispatch")}
+	e.chaos(ctx, procs, []string{"capture", "dispatch"}, 1500, 4)
+	e.converge(ctx, e.expectedIDs(ctx))
+	procs["capture"].stop()
+	procs["dispatch"].stop()
+}
+
+func mustExec(ctx context.Context, t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedBuffer collects the output of several processes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
