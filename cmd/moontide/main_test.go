@@ -76,11 +76,12 @@ func lineOf(t *testing.T, s, prefix string) int {
 
 func TestValidateShippedConfig(t *testing.T) {
 	clearMoontideEnv(t)
-	code, out, errOut := run(t, "validate", "-c", shippedConf)
+	t.Chdir("../..") // scripts.dir is relative to the working directory
+	code, out, errOut := run(t, "validate", "-c", "conf.d")
 	if code != exitOK || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	for _, want := range []string{"ok", "7 files", "embedded mode", "dest (mysql)", "redis (redis)", "search (es)"} {
+	for _, want := range []string{"ok", "7 files", "embedded mode", "dest (mysql)", "redis (redis)", "search (es)", "listeners: demo-cache"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary %q lacks %q", out, want)
 		}
@@ -89,9 +90,10 @@ func TestValidateShippedConfig(t *testing.T) {
 
 func TestValidatePrintRedacts(t *testing.T) {
 	clearMoontideEnv(t)
+	t.Chdir("../..")
 	t.Setenv("MOONTIDE_REDIS_PASSWORD", "redis-secret")
 	t.Setenv("MOONTIDE_KAFKA_BROKERS", "k1:9092,k2:9092")
-	code, out, errOut := run(t, "validate", "--config", shippedConf, "--print")
+	code, out, errOut := run(t, "validate", "--config", "conf.d", "--print")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -163,7 +165,7 @@ func TestValidateReportsFileAndLine(t *testing.T) {
 
 func TestUnavailableCommands(t *testing.T) {
 	for _, args := range [][]string{
-		{"sync", "--listener", "x"}, {"exec", "x.lua"}, {"test"},
+		{"sync", "--listener", "x"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			code, out, errOut := run(t, args...)
@@ -186,7 +188,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"an unknown command", []string{"captur"}, `unknown command "captur" for "moontide"`},
 		{"an unknown flag", []string{"validate", "--prnt"}, "unknown flag: --prnt"},
-		{"a missing argument", []string{"exec"}, "requires at least 1 arg(s)"},
+		{"a missing argument", []string{"exec"}, "accepts 1 arg(s), received 0"},
 		{"an extra argument", []string{"version", "now"}, `unknown command "now" for "moontide version"`},
 	}
 	for _, tt := range tests {
@@ -262,5 +264,51 @@ func TestNewLogger(t *testing.T) {
 				t.Errorf("debug line logged at info: %q", buf.String())
 			}
 		})
+	}
+}
+
+func TestValidateReportsScriptErrorsWithFileAndLine(t *testing.T) {
+	clearMoontideEnv(t)
+	scripts := t.TempDir()
+	writeFile(t, filepath.Join(scripts, "broken.lua"), "return {\n  name = \"broken\",\n  subscribe = { \"s.t\" },\n  handle = function(events)\n    local x = = 1\n  end,\n}\n")
+	dir := copyConf(t, "50-scripts.yaml", func(s string) string {
+		return strings.Replace(s, "${MOONTIDE_SCRIPTS_DIR:-scripts}", scripts, 1)
+	})
+	code, _, errOut := run(t, "validate", "-c", dir)
+	if code != exitFailure || !strings.Contains(errOut, "broken.lua:5") {
+		t.Fatalf("exit %d, stderr %q; want exit %d naming broken.lua:5", code, errOut, exitFailure)
+	}
+}
+
+func TestScriptTestPrintsTheWritesOfRecordedEvents(t *testing.T) {
+	clearMoontideEnv(t)
+	events, err := filepath.Abs("testdata/demo_events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir("../..")
+	code, out, errOut := run(t, "test", "scripts/demo_cache.lua", "--events", events)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := `batch 1: redis[redis].set("item:7", "{\"id\":7,\"price\":\"1.50\"}", 3600)
+batch 1: redis[redis].del("item:7")
+`
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	if !strings.Contains(errOut, "demo-cache: 2 events in 1 batches, 2 writes") {
+		t.Errorf("stderr %q lacks the summary (the event of another schema must be skipped)", errOut)
+	}
+}
+
+func TestScriptTestNamesABadEventLine(t *testing.T) {
+	clearMoontideEnv(t)
+	events := filepath.Join(t.TempDir(), "bad.jsonl")
+	writeFile(t, events, "{\"v\":1}\n")
+	t.Chdir("../..")
+	code, _, errOut := run(t, "test", "scripts/demo_cache.lua", "--events", events)
+	if code != exitFailure || !strings.Contains(errOut, "bad.jsonl:1:") {
+		t.Fatalf("exit %d, stderr %q; want a failure naming bad.jsonl:1", code, errOut)
 	}
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/moontide/moontide/engine/config"
+	"github.com/moontide/moontide/engine/lua"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -18,8 +21,10 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate loads the conf.d directory the way every other command does: each
 *.yaml file in name order, environment variables expanded, unknown keys and
 wrong types refused with the file and line, files merged, defaults applied and
-every section checked. Nothing is contacted: addresses are checked for form,
-not reachability.
+every section checked. Then every listener script in scripts.dir is compiled
+and validated as a reload would (syntax, the returned table, subscriptions,
+handlers), with errors as file:line. Nothing is contacted: addresses are
+checked for form, not reachability, and scripts run with recording builtins.
 
 On success it prints a one-line summary, or with --print the effective merged
 configuration as YAML with passwords, tokens and URL passwords replaced by
@@ -34,11 +39,15 @@ and exits 1.`,
 			if err != nil {
 				return err
 			}
+			listeners, err := validateScripts(cfg)
+			if err != nil {
+				return err
+			}
 			print, _ := cmd.Flags().GetBool("print")
 			if print {
 				return printConfig(cmd, cfg)
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), summary(configDir(cmd), cfg))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s, listeners: %s\n", summary(configDir(cmd), cfg), listeners)
 			return err
 		},
 	}
@@ -62,6 +71,27 @@ func printConfig(cmd *cobra.Command, cfg *config.Config) error {
 	}
 	_, err := cmd.OutOrStdout().Write(buf.Bytes())
 	return err
+}
+
+// validateScripts loads the scripts directory in recording mode, as a
+// reload would, and names the listeners it holds.
+func validateScripts(cfg *config.Config) (string, error) {
+	d := &daemon{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	opts := d.scriptOptions()
+	opts.Record = true
+	gen, err := lua.Load(cfg.Scripts.Dir, opts)
+	if err != nil {
+		return "", fmt.Errorf("scripts in %s: %w", cfg.Scripts.Dir, err)
+	}
+	defer gen.Close()
+	var names []string
+	for _, l := range gen.Listeners() {
+		names = append(names, l.Name())
+	}
+	if len(names) == 0 {
+		return "none", nil
+	}
+	return strings.Join(names, ", "), nil
 }
 
 // summary says what the configuration amounts to, so a glance tells

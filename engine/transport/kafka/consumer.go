@@ -51,6 +51,7 @@ type Consumer struct {
 	reader  *kafkago.Reader
 	streams map[topicPartition]int
 	parts   []topicPartition
+	last    []int64 // per stream: the offset delivered last
 }
 
 type topicPartition struct {
@@ -194,7 +195,7 @@ func (c *Consumer) consume(ctx context.Context, r *dispatch.Runner, topics []str
 			}
 			return false, fmt.Errorf("fetching from %v: %w", topics, err)
 		}
-		d := dispatch.Delivery{Stream: c.stream(m.Topic, m.Partition), Offset: m.Offset}
+		d := dispatch.Delivery{Stream: c.stream(m.Topic, m.Partition, m.Offset), Offset: m.Offset}
 		if d.Event, d.Err = dec.Decode(m.Value); d.Err != nil {
 			d.Err = fmt.Errorf("message %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, d.Err)
 			d.Raw = m.Value
@@ -213,17 +214,25 @@ func (c *Consumer) consume(ctx context.Context, r *dispatch.Runner, topics []str
 	}
 }
 
-// stream returns the runner's stream number of a topic partition.
-func (c *Consumer) stream(topic string, partition int) int {
+// stream returns the runner's stream number for a message of a topic
+// partition. A partition that comes back after a rebalance restarts at its
+// committed offset, below what was delivered before; the runner needs
+// offsets that grow, so the partition then becomes a new stream. Commits of
+// the old stream still name the partition: they only ever cover messages the
+// listener finished, so at worst they move the offset past messages the new
+// stream handles a second time, never past unfinished ones.
+func (c *Consumer) stream(topic string, partition int, offset int64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tp := topicPartition{topic, partition}
 	id, ok := c.streams[tp]
-	if !ok {
+	if !ok || offset <= c.last[id] {
 		id = len(c.parts)
 		c.streams[tp] = id
 		c.parts = append(c.parts, tp)
+		c.last = append(c.last, offset)
 	}
+	c.last[id] = offset
 	return id
 }
 
