@@ -3,10 +3,8 @@ package testenv_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -35,7 +33,7 @@ func TestIntegrationBinlogRowsReachARawSyncer(t *testing.T) {
 	db := testenv.Source(t)
 	ctx := testenv.Context(t, time.Minute)
 
-	file, pos := binlogPosition(ctx, t, db)
+	file, pos := testenv.BinlogPosition(ctx, t, db)
 	for name, want := range map[string]string{
 		"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL",
 	} {
@@ -98,43 +96,6 @@ func TestIntegrationBinlogRowsReachARawSyncer(t *testing.T) {
 	if strings.Join(columns, ",") != "id,name,note" {
 		t.Errorf("column names in the table map = %q, want id,name,note (binlog_row_metadata=FULL)", columns)
 	}
-}
-
-// binlogPosition is the source's current binlog file and position.
-func binlogPosition(ctx context.Context, t *testing.T, db *sql.DB) (string, uint32) {
-	t.Helper()
-	var rows *sql.Rows
-	var err error
-	// MariaDB 10.5.2+ and MySQL 8.2+ know the new spelling; older ones only the old.
-	for _, q := range []string{"SHOW BINLOG STATUS", "SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"} {
-		if rows, err = db.QueryContext(ctx, q); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("reading the binlog position: %v", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatalf("reading the binlog position: %v", err)
-	}
-	if !rows.Next() {
-		t.Fatalf("the source reports no binlog position: is log_bin on? (%v)", rows.Err())
-	}
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		t.Fatalf("reading the binlog position: %v", err)
-	}
-	var pos uint32
-	if _, err := fmt.Sscan(string(vals[1]), &pos); err != nil {
-		t.Fatalf("binlog position %q: %v", vals[1], err)
-	}
-	return string(vals[0]), pos
 }
 
 func TestIntegrationRedisSetGet(t *testing.T) {
