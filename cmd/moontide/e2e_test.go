@@ -131,12 +131,27 @@ admin:
 `, testenv.SourceDSN(t), e.start, 100000+rand.IntN(1<<20), e.srcDB+".*", brokers,
 		testenv.UniqueName(t, "t"), testenv.UniqueName(t, "g"), filepath.Join(dir, "var", "checkpoint.json"),
 		testenv.DestDSN(t), e.scripts))
-	writeFile(t, filepath.Join(e.scripts, "replica.lua"), fmt.Sprintf(`
+	e.writeScript(64, "")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("moontide logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// writeScript (re)writes the replica listener: it upserts or deletes each
+// row in the destination and records the event id in the same transaction.
+// batch and extra vary it between reload generations.
+func (e *e2e) writeScript(batch int, extra string) {
+	e.t.Helper()
+	writeFile(e.t, filepath.Join(e.scripts, "replica.lua"), fmt.Sprintf(`
 local mysql = require("mysql")
+%s
 return {
   name = "replica",
   subscribe = { %q },
-  batch = 64,
+  batch = %d,
   workers = 4,
   start = "earliest",
   handle = function(events)
@@ -150,13 +165,7 @@ return {
     end
   end,
 }
-`, e.srcDB+".items", e.dstDB+".items", e.dstDB+".items", "`"+e.dstDB+"`"))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("moontide logs:\n%s", e.logs.String())
-		}
-	})
-	return e
+`, extra, e.srcDB+".items", batch, e.dstDB+".items", e.dstDB+".items", "`"+e.dstDB+"`"))
 }
 
 // proc is one moontide process.
@@ -428,4 +437,53 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func TestIntegrationReloadUnderLoadLosesNothing(t *testing.T) {
+	e := newE2E(t, false)
+	ctx := testenv.Context(t, 5*time.Minute)
+	p := e.startProc("run")
+	done := make(chan error, 1)
+	go func() { done <- e.workload(ctx, 2000) }()
+	versions := []func(){
+		func() { e.writeScript(32, "-- version B: smaller batches, so the runner is rebuilt") },
+		func() { writeFile(t, filepath.Join(e.scripts, "replica.lua"), "return {\n  name = \"replica\",\n  handle = function(events)\n    local = 1\n  end,\n}\n") },
+		func() { e.writeScript(32, "local unused = 1 -- version C: new code, same spec, so only the handler is swapped") },
+		func() { e.writeScript(64, "-- version A") },
+	}
+	reloads := 0
+	for working := true; working; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("workload: %v", err)
+			}
+			working = false
+		case <-time.After(time.Second):
+			versions[reloads%len(versions)]()
+			if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatalf("the process is gone after %d reloads: %v", reloads, err)
+			}
+			reloads++
+		}
+	}
+	e.writeScript(64, "-- final")
+	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	if reloads < 4 {
+		t.Fatalf("only %d reloads happened during the workload; it must span every version", reloads)
+	}
+	e.converge(ctx, e.expectedIDs(ctx))
+	logs := e.logs.String()
+	if !strings.Contains(logs, "reload refused") || !strings.Contains(logs, "replica.lua:4") {
+		t.Errorf("the broken version was not refused with its file and line")
+	}
+	if n := strings.Count(logs, "capture starting"); n != 1 {
+		t.Errorf("capture started %d times: the process restarted", n)
+	}
+	p.stop()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "reload") {
+			t.Log(line)
+		}
+	}
 }
