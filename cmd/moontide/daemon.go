@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/moontide/moontide/engine/admin"
@@ -49,7 +49,10 @@ type listenerSet interface {
 // configuration, logger, scripts and their reload, signals and admin
 // server.
 type daemon struct {
-	cfg *config.Config
+	// confDir is the conf.d the process started from; a reload reads it
+	// again.
+	confDir string
+	cfg     *config.Config
 	log *slog.Logger
 	// only, when not empty, limits the listeners to these names.
 	only []string
@@ -68,12 +71,12 @@ type daemon struct {
 	status     func() any
 }
 
-func newDaemon(cmd interface{ ErrOrStderr() io.Writer }, cfg *config.Config) (*daemon, error) {
+func newDaemon(cmd *cobra.Command, cfg *config.Config) (*daemon, error) {
 	log, err := setupLogging(cfg.Log, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	return &daemon{cfg: cfg, log: log}, nil
+	return &daemon{confDir: configDir(cmd), cfg: cfg, log: log}, nil
 }
 
 // signalContext returns a context cancelled by SIGTERM or SIGINT, and runs
@@ -151,11 +154,11 @@ func (d *daemon) captureOptions(ctx context.Context, store checkpoint.Store) (ca
 	}, nil
 }
 
-// scriptOptions are the Lua options every load of the scripts uses.
-func (d *daemon) scriptOptions() lua.Options {
+// scriptOptions are the Lua options a load of the scripts under cfg uses.
+func scriptOptions(cfg *config.Config, log *slog.Logger) lua.Options {
 	return lua.Options{
-		Timeout: d.cfg.Scripts.Timeout, Batch: d.cfg.Scripts.Batch, Workers: d.cfg.Scripts.Workers,
-		Logger: d.log, Sinks: sinks{d.cfg.Sinks}, ConfigHash: configHash(d.cfg),
+		Timeout: cfg.Scripts.Timeout, Batch: cfg.Scripts.Batch, Workers: cfg.Scripts.Workers,
+		Logger: log, Sinks: sinks{cfg.Sinks}, ConfigHash: configHash(cfg),
 	}
 }
 
@@ -186,10 +189,10 @@ func (s sinks) Sink(name string) (any, bool) {
 
 func (s sinks) Default(kind string) (string, bool) { return s.s.Default(kind) }
 
-// loadScripts loads the scripts directory into a new generation, keeping
-// only the listeners named by --listener when given.
-func (d *daemon) loadScripts() (*lua.Generation, []dispatch.Listener, error) {
-	gen, err := lua.Load(d.cfg.Scripts.Dir, d.scriptOptions())
+// loadScripts loads the scripts directory of cfg into a new generation,
+// keeping only the listeners named by --listener when given.
+func (d *daemon) loadScripts(cfg *config.Config) (*lua.Generation, []dispatch.Listener, error) {
+	gen, err := lua.Load(cfg.Scripts.Dir, scriptOptions(cfg, d.log))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,7 +206,7 @@ func (d *daemon) loadScripts() (*lua.Generation, []dispatch.Listener, error) {
 	for _, name := range d.only {
 		if gen.Listener(name) == nil {
 			gen.Close()
-			return nil, nil, fmt.Errorf("no listener named %q in %s", name, d.cfg.Scripts.Dir)
+			return nil, nil, fmt.Errorf("no listener named %q in %s", name, cfg.Scripts.Dir)
 		}
 	}
 	return gen, ls, nil
@@ -220,7 +223,7 @@ func contains(list []string, s string) bool {
 
 // start loads the first generation into the transport.
 func (d *daemon) start(ctx context.Context, set listenerSet, status func() any) error {
-	gen, ls, err := d.loadScripts()
+	gen, ls, err := d.loadScripts(d.cfg)
 	if err != nil {
 		return fmt.Errorf("loading scripts: %w", err)
 	}
@@ -239,9 +242,11 @@ func (d *daemon) start(ctx context.Context, set listenerSet, status func() any) 
 	return nil
 }
 
-// Reload builds a new generation from the scripts directory and swaps it in
-// when every script is valid; otherwise the running generation stays and the
-// error is logged, counted and shown in /status.
+// Reload reads conf.d again and builds a new generation from the scripts
+// directory, and swaps it in when the configuration changed only where it
+// can apply live (sinks, scripts) and every script is valid; otherwise the
+// running generation stays and the error is logged, counted and shown in
+// /status.
 func (d *daemon) Reload(ctx context.Context) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
@@ -251,7 +256,7 @@ func (d *daemon) Reload(ctx context.Context) error {
 	if set == nil {
 		return errors.New("reload: not started yet")
 	}
-	gen, ls, err := d.loadScripts()
+	gen, ls, err := d.reloadConfigAndScripts()
 	if err == nil {
 		diff := gen.Adopt(old)
 		if err = set.Apply(ctx, ls); err == nil {
@@ -278,6 +283,25 @@ func (d *daemon) Reload(ctx context.Context) error {
 	metricReloads.WithLabelValues("failed").Inc()
 	d.log.Error("reload refused; the running scripts stay", "err", err)
 	return err
+}
+
+// reloadConfigAndScripts loads conf.d and, when it changed only where a
+// reload can apply it, the scripts with its sinks and script defaults. d.cfg
+// stays the configuration the process started with: the sections it is
+// used for are the ones a reload refuses to change.
+func (d *daemon) reloadConfigAndScripts() (*lua.Generation, []dispatch.Listener, error) {
+	cfg, err := config.Load(d.confDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	frozen, err := frozenChanges(d.cfg, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(frozen) > 0 {
+		return nil, nil, errFrozen(frozen)
+	}
+	return d.loadScripts(cfg)
 }
 
 // stop closes the scripts once the transport no longer calls them.

@@ -39,7 +39,7 @@ it raises an error, returns false, or a write fails.`,
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			opts := d.scriptOptions()
+			opts := scriptOptions(cfg, d.log)
 			opts.Print = cmd.OutOrStdout()
 			if _, err := lua.Exec(ctx, lua.Script{File: args[0], Dir: cfg.Scripts.Dir}, opts); err != nil {
 				return fmt.Errorf("exec %s: %w", args[0], err)

@@ -53,8 +53,7 @@ func testScript(cmd *cobra.Command, script, eventsFile string, asJSON bool) erro
 	if err != nil {
 		return err
 	}
-	d := &daemon{cfg: cfg, log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
-	opts := d.scriptOptions()
+	opts := scriptOptions(cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 	opts.Record = true
 	opts.Print = cmd.ErrOrStderr()
 	gen, err := lua.Load(filepath.Dir(script), opts)

@@ -76,8 +76,7 @@ func printConfig(cmd *cobra.Command, cfg *config.Config) error {
 // validateScripts loads the scripts directory in recording mode, as a
 // reload would, and names the listeners it holds.
 func validateScripts(cfg *config.Config) (string, error) {
-	d := &daemon{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	opts := d.scriptOptions()
+	opts := scriptOptions(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	opts.Record = true
 	gen, err := lua.Load(cfg.Scripts.Dir, opts)
 	if err != nil {
