@@ -53,7 +53,7 @@ type daemon struct {
 	// again.
 	confDir string
 	cfg     *config.Config
-	log *slog.Logger
+	log     *slog.Logger
 	// only, when not empty, limits the listeners to these names.
 	only []string
 	// cancel ends the process as SIGTERM does.
