@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	driver "github.com/go-sql-driver/mysql" // also registers the driver behind the metadata connection
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/config"
@@ -145,7 +146,7 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 		return err
 	}
 	c.log.Info("capture starting", "source", c.opts.DSN.String(), "from", start.String())
-	s := newStream(c, cs, out, start)
+	s := newStream(c, cs, &metered{out: out, counters: map[meterKey]prometheus.Counter{}}, start)
 	c.cur.Store(s)
 	backoff := 500 * time.Millisecond
 	for {
@@ -164,6 +165,7 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 		if s.progressed {
 			backoff = 500 * time.Millisecond
 		}
+		metricReconnects.Inc()
 		c.log.Warn("binlog connection lost; reconnecting", "err", err, "resume", s.resumePos().String(), "wait", backoff)
 		select {
 		case <-ctx.Done():
