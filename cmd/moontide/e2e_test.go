@@ -486,3 +486,20 @@ func TestIntegrationReloadUnderLoadLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrationTwoDispatchProcessesHandOverWithoutLoss(t *testing.T) {
+	e := newE2E(t, true)
+	ctx := testenv.Context(t, 5*time.Minute)
+	capture := e.startProc("capture")
+	a, b := e.startProc("dispatch"), e.startProc("dispatch")
+	done := make(chan error, 1)
+	go func() { done <- e.workload(ctx, 1500) }()
+	time.Sleep(2 * time.Second)
+	a.stop() // its partitions go to b, from the offsets a committed
+	if err := <-done; err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	e.converge(ctx, e.expectedIDs(ctx))
+	b.stop()
+	capture.stop()
+}

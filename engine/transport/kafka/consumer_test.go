@@ -3,9 +3,12 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/dispatch"
@@ -156,4 +159,56 @@ func union(rs ...*recorder) map[string]bool {
 		r.mu.Unlock()
 	}
 	return u
+}
+
+func TestIntegrationUndecodableMessagesGoToTheDeadLetterTopic(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	ctx := testenv.Context(t, 0)
+	topics := NewTopics(brokers, testenv.UniqueName(t, "poison"), "", 1, 1)
+	group := testenv.UniqueName(t, "g")
+	publish(t, ctx, brokers, topics, 0, 5)
+	topic := topics.Name("shop", "orders")
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond}
+	if err := w.WriteMessages(ctx, kafkago.Message{Value: []byte(`{"v":1,"garbage":true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	publish(t, ctx, brokers, topics, 5, 5)
+
+	dl := NewDeadLetters(brokers, testenv.UniqueName(t, "dlq"), topics)
+	defer dl.Close()
+	rec := newRecorder()
+	spec := dispatch.Spec{Name: "poisoned", Subscribe: []string{"shop.orders"}, Batch: 10, MaxWait: 20 * time.Millisecond}
+	c := NewConsumer(ConsumerOptions{Brokers: brokers, Topics: topics, Group: group, Subscribe: spec.Subscribe, Earliest: true})
+	r, err := dispatch.NewRunner(spec, rec, dispatch.RunnerOptions{Committer: c, DeadLetter: dl, CommitInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = r.Run(context.Background()) }()
+	go func() { defer wg.Done(); _ = c.Run(runCtx, r); r.Stop() }()
+	waitFor(t, ctx, "the 10 valid events after the bad one", func() bool { return rec.count() == 10 })
+	cancel()
+	wg.Wait()
+
+	rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: dl.Topic("poisoned"), MaxWait: 100 * time.Millisecond})
+	defer rd.Close()
+	m, err := rd.ReadMessage(ctx)
+	if err != nil {
+		t.Fatalf("reading the dead-letter topic: %v", err)
+	}
+	if string(m.Value) != `{"v":1,"garbage":true}` {
+		t.Errorf("dead letter %q, want the raw message", m.Value)
+	}
+	var cause string
+	for _, h := range m.Headers {
+		if h.Key == "moontide-error" {
+			cause = string(h.Value)
+		}
+	}
+	if !strings.Contains(cause, "decoding event") || !strings.Contains(cause, topic) {
+		t.Errorf("moontide-error header %q does not say what failed where", cause)
+	}
 }
