@@ -488,12 +488,13 @@ return {
     print("started")
     local t = os.clock()
     while os.clock() - t < 0.3 do end
+    print("finished")
   end,
 }`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan struct{})
-	gen, err := Load(dir, Options{Print: signalWriter(started)})
+	lines := make(lineWriter, 2)
+	gen, err := Load(dir, Options{Print: lines})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,31 +503,27 @@ return {
 	batch := []*event.Event{{ID: "a", Action: event.Insert, Table: tbl, Key: "1", After: []event.Value{event.IntValue(1)}}}
 	result := make(chan error, 1)
 	go func() { result <- l.Handle(context.Background(), 0, batch) }()
-	<-started // the call is inside handle
+	<-lines // "started": the call is inside handle
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-result:
-		if err != nil {
-			t.Fatalf("the call in flight failed: %v", err)
-		}
+	case <-lines: // "finished" was printed before Close returned
 	default:
-		t.Fatal("Close returned before the call in flight did")
+		t.Fatal("Close returned before the call in flight finished")
+	}
+	if err := <-result; err != nil {
+		t.Fatalf("the call in flight failed: %v", err)
 	}
 	if err := l.Handle(context.Background(), 0, batch); !errors.Is(err, ErrClosed) {
 		t.Fatalf("a call after Close: %v, want ErrClosed", err)
 	}
 }
 
-// signalWriter closes ch on its first write.
-type signalWriter chan struct{}
+// lineWriter passes each print call on as a channel send.
+type lineWriter chan string
 
-func (w signalWriter) Write(p []byte) (int, error) {
-	select {
-	case <-w:
-	default:
-		close(w)
-	}
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- string(p)
 	return len(p), nil
 }
