@@ -608,12 +608,12 @@ type Status struct {
 	PendingCommits int `json:"pending_commits"`
 	// SourceTS is the newest source time seen (event or heartbeat), ms.
 	SourceTS int64 `json:"source_ts"`
-	// Lag is the time from the source's newest moment to now.
-	Lag time.Duration `json:"lag"`
-	// CheckpointLag is source time not yet safe: how far the slowest
-	// listener is behind; 0 when caught up.
-	CheckpointLag time.Duration    `json:"checkpoint_lag"`
-	Listeners     []ListenerStatus `json:"listeners"`
+	// LagSeconds is the time from the source's newest moment to now.
+	LagSeconds float64 `json:"lag_seconds"`
+	// CheckpointLagSeconds is source time not yet safe: how far the
+	// slowest listener is behind; 0 when caught up.
+	CheckpointLagSeconds float64          `json:"checkpoint_lag_seconds"`
+	Listeners            []ListenerStatus `json:"listeners"`
 }
 
 // Status reports positions, lag and each listener's progress.
@@ -625,10 +625,10 @@ func (t *Transport) Status() Status {
 		PendingCommits: len(t.commits), SourceTS: t.sourceTS,
 	}
 	if t.sourceTS > 0 {
-		st.Lag = max(0, time.Since(time.UnixMilli(t.sourceTS)))
+		st.LagSeconds = max(0, time.Since(time.UnixMilli(t.sourceTS)).Seconds())
 	}
 	if len(t.commits) > 0 && t.safe.TS > 0 && t.sourceTS > t.safe.TS {
-		st.CheckpointLag = time.Duration(t.sourceTS-t.safe.TS) * time.Millisecond
+		st.CheckpointLagSeconds = float64(t.sourceTS-t.safe.TS) / 1000
 	}
 	slots := append([]*slot(nil), t.all...)
 	ls := make([]ListenerStatus, len(slots))
