@@ -8,10 +8,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/event"
+)
+
+var (
+	metricProduced = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: "moontide", Subsystem: "kafka", Name: "acknowledged_events_total",
+		Help: "Events Kafka acknowledged (acks=all).",
+	})
+	metricUnacked = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: "moontide", Subsystem: "kafka", Name: "unacknowledged_events",
+		Help: "Events written to Kafka and not yet acknowledged.",
+	})
+	metricCheckpointTS = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: "moontide", Subsystem: "kafka", Name: "checkpoint_timestamp_seconds",
+		Help: "Source commit time of the last saved checkpoint, in seconds since the epoch.",
+	})
 )
 
 // ErrKafka marks the errors of a Producer: Kafka refused or did not
@@ -194,6 +211,7 @@ func (p *Producer) completed(msgs []kafkago.Message, err error) {
 		for range msgs {
 			<-p.slots
 		}
+		metricUnacked.Set(float64(len(p.slots)))
 	}()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -203,6 +221,7 @@ func (p *Producer) completed(msgs []kafkago.Message, err error) {
 		}
 		return
 	}
+	metricProduced.Add(float64(len(msgs)))
 	n := uint64(len(p.acked))
 	for i := range msgs {
 		p.acked[msgs[i].WriterData.(uint64)%n] = true
@@ -254,6 +273,7 @@ func (p *Producer) save(ctx context.Context) error {
 		return fmt.Errorf("saving checkpoint %s: %w", safe, err)
 	}
 	p.saved = safe
+	metricCheckpointTS.Set(float64(safe.TS) / 1000)
 	return nil
 }
 
