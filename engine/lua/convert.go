@@ -80,19 +80,49 @@ var actionValues = func() []glua.LValue {
 	return vs
 }()
 
-// tableInfo holds the boxed names of one table version. Events of one table
-// share its *event.Table, so converting a batch boxes each name once instead
-// of once per row.
+// tableInfo holds the boxed names of one table version and the shapes of
+// its rows. Events of one table share its *event.Table, so converting a
+// batch boxes each name once instead of once per row.
 type tableInfo struct {
 	schema, name glua.LValue
 	cols         []glua.LValue // column names, boxed, for changed and pk
+	names        []string
 	pk           []glua.LValue
+	// full is the shape of a row with every column; nil until needed, and
+	// nil for good (noShape) when column names repeat.
+	full *shape
+	// partial holds the shapes of rows missing some columns
+	// (binlog_row_image=MINIMAL), by the mask of the columns present.
+	partial map[uint64]*shape
 }
+
+// noShape marks a row layout that has no shape: it is built key by key.
+var noShape = &shape{}
+
+// Bounds of the shapes kept per table version. With MINIMAL row images the
+// mask of an update's after image follows which columns the statement set;
+// a few patterns dominate, and the others are built key by key.
+const (
+	maxMaskedColumns = 64
+	maxPartialShapes = 64
+)
+
+// Shapes of the fixed-layout tables of an event: the event itself by which
+// optional fields it has, and pos with and without a GTID. The field order
+// is the one of docs/scripts.md, which is also the order pairs(ev) yields.
+const (
+	evBefore = 1 << iota
+	evAfter
+	evChanged
+	evDDL
+	evShapes
+)
 
 // converter turns events into Lua tables for one state. It is the hot path
 // of dispatch: it caches boxed strings that repeat from event to event
-// (table and column names, binlog file, transaction id, GTID) and sizes
-// every table up front.
+// (table and column names, binlog file, transaction id, GTID) and builds
+// every string-keyed table from a shape (shape.go), so that the key
+// bookkeeping of a table is paid once per layout instead of once per event.
 type converter struct {
 	tables  map[*event.Table]*tableInfo
 	file    string
@@ -102,6 +132,11 @@ type converter struct {
 	txID    string
 	txIDV   glua.LValue
 	changed []int
+
+	events [evShapes]*shape
+	pos    [2]*shape // without, with gtid
+	tx     *shape
+	vals   []glua.LValue // scratch: the values of the table being built
 }
 
 // maxCachedTables bounds the per-state name cache; table versions change
@@ -118,8 +153,10 @@ func (c *converter) table(t *event.Table) *tableInfo {
 	}
 	ti := &tableInfo{schema: glua.LString(t.Schema), name: glua.LString(t.Name)}
 	ti.cols = make([]glua.LValue, len(t.Columns))
+	ti.names = make([]string, len(t.Columns))
 	for i, col := range t.Columns {
 		ti.cols[i] = glua.LString(col.Name)
+		ti.names[i] = col.Name
 	}
 	ti.pk = make([]glua.LValue, 0, len(t.PK))
 	for _, p := range t.PK {
@@ -141,7 +178,7 @@ func (c *converter) str(cache *string, boxed *glua.LValue, s string) glua.LValue
 var emptyTable = &event.Table{}
 
 // batch converts a batch into the Lua array of event tables that handle
-// receives.
+// receives. The array is new for every batch: a script may keep it.
 func (c *converter) batch(L *glua.LState, evs []*event.Event) *glua.LTable {
 	arr := L.CreateTable(len(evs), 0)
 	for _, ev := range evs {
@@ -151,27 +188,23 @@ func (c *converter) batch(L *glua.LState, evs []*event.Event) *glua.LTable {
 }
 
 // event converts one event. Field names and meanings: DESIGN §4 and
-// docs/scripts.md.
+// docs/scripts.md. Every table is new and belongs to this event alone, as
+// scripts may change or keep any of them.
 func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
 	t := ev.Table
 	if t == nil {
 		t = emptyTable
 	}
 	ti := c.table(t)
-	e := L.CreateTable(0, 14)
-	e.RawSetString("id", glua.LString(ev.ID))
-	e.RawSetString("schema", ti.schema)
-	e.RawSetString("table", ti.name)
-	if int(ev.Action) < len(actionValues) && ev.Action != 0 {
-		e.RawSetString("action", actionValues[ev.Action])
-	} else {
-		e.RawSetString("action", glua.LString(ev.Action.String()))
-	}
+
+	// The subtables first: they use c.vals too.
+	var before, after, changed glua.LValue
+	mask := 0
 	if ev.Before != nil {
-		e.RawSetString("before", c.row(L, ti, ev.Before))
+		before, mask = c.row(L, ti, ev.Before), mask|evBefore
 	}
 	if ev.After != nil {
-		e.RawSetString("after", c.row(L, ti, ev.After))
+		after, mask = c.row(L, ti, ev.After), mask|evAfter
 	}
 	if ev.Action == event.Update {
 		c.changed = ev.Changed(c.changed[:0])
@@ -181,46 +214,146 @@ func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
 				ch.Append(ti.cols[i])
 			}
 		}
-		e.RawSetString("changed", ch)
+		changed, mask = ch, mask|evChanged
 	}
 	pk := L.CreateTable(len(ti.pk), 0)
 	for _, n := range ti.pk {
 		pk.Append(n)
 	}
-	e.RawSetString("pk", pk)
-	e.RawSetString("key", glua.LString(ev.Key))
-	e.RawSetString("ts", Int(ev.TS))
-	pos := L.CreateTable(0, 3)
-	pos.RawSetString("file", c.str(&c.file, &c.fileV, ev.Pos.File))
-	pos.RawSetString("pos", Uint(uint64(ev.Pos.Pos)))
-	if ev.Pos.GTID != "" {
-		pos.RawSetString("gtid", c.str(&c.gtid, &c.gtidV, ev.Pos.GTID))
+	pos := c.position(L, ev)
+	c.vals = append(c.vals[:0], c.str(&c.txID, &c.txIDV, ev.Tx.ID), Uint(ev.Tx.Seq))
+	tx := c.txShape().build(L, c.vals)
+
+	var action glua.LValue
+	if int(ev.Action) < len(actionValues) && ev.Action != 0 {
+		action = actionValues[ev.Action]
+	} else {
+		action = glua.LString(ev.Action.String())
 	}
-	e.RawSetString("pos", pos)
-	e.RawSetString("version", Uint(ev.Version))
-	tx := L.CreateTable(0, 2)
-	tx.RawSetString("id", c.str(&c.txID, &c.txIDV, ev.Tx.ID))
-	tx.RawSetString("seq", Uint(ev.Tx.Seq))
-	e.RawSetString("tx", tx)
+	vs := append(c.vals[:0], glua.LString(ev.ID), ti.schema, ti.name, action)
+	if before != nil {
+		vs = append(vs, before)
+	}
+	if after != nil {
+		vs = append(vs, after)
+	}
+	if changed != nil {
+		vs = append(vs, changed)
+	}
+	vs = append(vs, pk, glua.LString(ev.Key), Int(ev.TS), pos, Uint(ev.Version), tx)
 	if ev.Action == event.DDL {
-		e.RawSetString("ddl", glua.LString(ev.Statement))
+		vs = append(vs, glua.LString(ev.Statement))
+		mask |= evDDL
 	}
-	return e
+	c.vals = vs
+	return c.eventShape(mask).build(L, vs)
+}
+
+func (c *converter) eventShape(mask int) *shape {
+	if s := c.events[mask]; s != nil {
+		return s
+	}
+	names := []string{"id", "schema", "table", "action"}
+	if mask&evBefore != 0 {
+		names = append(names, "before")
+	}
+	if mask&evAfter != 0 {
+		names = append(names, "after")
+	}
+	if mask&evChanged != 0 {
+		names = append(names, "changed")
+	}
+	names = append(names, "pk", "key", "ts", "pos", "version", "tx")
+	if mask&evDDL != 0 {
+		names = append(names, "ddl")
+	}
+	c.events[mask] = newShape(names)
+	return c.events[mask]
+}
+
+// position builds ev.pos: {file, pos, gtid}, gtid absent without GTIDs.
+func (c *converter) position(L *glua.LState, ev *event.Event) *glua.LTable {
+	c.vals = append(c.vals[:0], c.str(&c.file, &c.fileV, ev.Pos.File), Uint(uint64(ev.Pos.Pos)))
+	withGTID := 0
+	if ev.Pos.GTID != "" {
+		c.vals = append(c.vals, c.str(&c.gtid, &c.gtidV, ev.Pos.GTID))
+		withGTID = 1
+	}
+	if c.pos[withGTID] == nil {
+		c.pos[withGTID] = newShape([]string{"file", "pos", "gtid"}[:2+withGTID])
+	}
+	return c.pos[withGTID].build(L, c.vals)
+}
+
+func (c *converter) txShape() *shape {
+	if c.tx == nil {
+		c.tx = newShape([]string{"id", "seq"})
+	}
+	return c.tx
 }
 
 // row converts a row image: column name → value, Missing columns absent,
 // NULL as NullValue.
 func (c *converter) row(L *glua.LState, ti *tableInfo, vals []event.Value) *glua.LTable {
-	r := L.CreateTable(0, len(vals))
+	vals = vals[:min(len(vals), len(ti.cols))]
+	vs := c.vals[:0]
+	var present uint64 // columns with a value, when there are at most 64
 	for i, v := range vals {
-		if i >= len(ti.cols) {
-			break
-		}
 		if lv := Value(v); lv != nil {
-			r.RawSetString(string(ti.cols[i].(glua.LString)), lv)
+			vs = append(vs, lv)
+			present |= 1 << (i % maxMaskedColumns)
+		}
+	}
+	c.vals = vs
+	if s := c.rowShape(ti, len(vals), present, len(vs)); s != noShape {
+		return s.build(L, vs)
+	}
+	r := L.CreateTable(0, len(vs))
+	j := 0
+	for i, v := range vals {
+		if Value(v) != nil {
+			r.RawSetString(ti.names[i], vs[j])
+			j++
 		}
 	}
 	return r
+}
+
+// rowShape returns the shape of a row of n columns of which count, those
+// in mask, have a value; noShape when the row must be built key by key.
+func (c *converter) rowShape(ti *tableInfo, n int, mask uint64, count int) *shape {
+	if count == len(ti.names) {
+		if ti.full == nil {
+			if ti.full = newShape(ti.names); ti.full == nil {
+				ti.full = noShape
+			}
+		}
+		return ti.full
+	}
+	if len(ti.names) > maxMaskedColumns {
+		return noShape
+	}
+	if s, ok := ti.partial[mask]; ok {
+		return s
+	}
+	if len(ti.partial) >= maxPartialShapes {
+		return noShape
+	}
+	names := make([]string, 0, count)
+	for i := range n {
+		if mask&(1<<i) != 0 {
+			names = append(names, ti.names[i])
+		}
+	}
+	s := newShape(names)
+	if s == nil {
+		s = noShape
+	}
+	if ti.partial == nil {
+		ti.partial = make(map[uint64]*shape)
+	}
+	ti.partial[mask] = s
+	return s
 }
 
 // ConversionError is a Lua value that has no Go (or JSON) form: a function,

@@ -1,0 +1,135 @@
+package lua
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"unsafe"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Why this file exists
+//
+// Converting a batch of events is the hot path of dispatch, and almost all
+// of its cost is gopher-lua's bookkeeping of string keys: every
+// LTable.RawSetString of a new key inserts into two maps (strdict, and k2i,
+// which next/pairs use), appends to the keys slice and boxes the key into an
+// interface. k2i and keys cannot be sized through the public API, so a
+// 14-field event table reallocates them five times, and a row pays one
+// interface allocation per column name. Profiles of bench/lua put 70% of the
+// CPU of a no-op listener in RawSetString and the allocations it makes.
+//
+// Yet the tables we build come in few shapes: every row of one table
+// version has the same columns, every insert event the same fields. A shape
+// holds, once, the key bookkeeping of a table with those keys, and build
+// makes each new table by cloning it: two map clones (a memory copy, no
+// hashing) and a slice copy, then one store per value. The result is the
+// table RawSetString would have built, key for key and in the same
+// iteration order; scripts and Go code cannot tell the difference.
+//
+// Cloning needs gopher-lua's unexported LTable fields. tableFields mirrors
+// them, and fastShapes is true only when the mirror matches the real struct
+// field for field (name, type, offset), so a gopher-lua upgrade that changes
+// LTable falls back to the public API (slower, same result) instead of
+// corrupting memory; TestShapeLayoutMatchesGopherLua fails in that case so
+// the loss is noticed.
+
+// tableFields mirrors glua.LTable of gopher-lua v1.1.2 (table.go, value.go).
+type tableFields struct {
+	Metatable glua.LValue
+	array     []glua.LValue
+	dict      map[glua.LValue]glua.LValue
+	strdict   map[string]glua.LValue
+	keys      []glua.LValue
+	k2i       map[glua.LValue]int
+}
+
+// fastShapes reports whether shapes may build tables by cloning, that is
+// whether tableFields is glua.LTable's layout.
+var fastShapes = sameLayout(reflect.TypeFor[glua.LTable](), reflect.TypeFor[tableFields]())
+
+func sameLayout(a, b reflect.Type) bool {
+	if a.Size() != b.Size() || a.NumField() != b.NumField() {
+		return false
+	}
+	for i := range a.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
+			return false
+		}
+	}
+	return true
+}
+
+func fieldsOf(t *glua.LTable) *tableFields {
+	return (*tableFields)(unsafe.Pointer(t))
+}
+
+// shape is a fixed list of distinct string keys; build makes tables with
+// exactly those keys, set in that order. A shape is owned by one state's
+// converter, like everything it builds.
+type shape struct {
+	names []string
+	// template is a table holding every key (bound to a placeholder), whose
+	// maps and keys slice build clones; nil without fastShapes.
+	template *tableFields
+}
+
+// newShape returns the shape of names, or nil when names repeat one (a
+// shape must have one value per key; callers then set keys one by one).
+func newShape(names []string) *shape {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			return nil
+		}
+		seen[n] = true
+	}
+	s := &shape{names: names}
+	if fastShapes && len(names) > 0 {
+		// What RawSetString of each name in turn would store, with maps
+		// sized for exactly these keys: a clone copies the capacity too,
+		// and gopher-lua's default of 32 slots would triple the bytes of a
+		// small table.
+		t := &tableFields{
+			strdict: make(map[string]glua.LValue, len(names)),
+			keys:    make([]glua.LValue, len(names)),
+			k2i:     make(map[glua.LValue]int, len(names)),
+		}
+		for i, n := range names {
+			t.strdict[n] = glua.LFalse
+			t.keys[i] = glua.LString(n)
+			t.k2i[t.keys[i]] = i
+		}
+		s.template = t
+	}
+	return s
+}
+
+// build returns a new table with vals[i] at names[i]. Every value must be
+// non-nil: a table cannot hold nil, and callers leave absent keys out of the
+// shape instead.
+func (s *shape) build(L *glua.LState, vals []glua.LValue) *glua.LTable {
+	if s.template == nil {
+		// The public API sizes only strdict; keys and k2i grow as we go.
+		t := L.CreateTable(0, len(s.names))
+		for i, n := range s.names {
+			t.RawSetString(n, vals[i])
+		}
+		return t
+	}
+	t := &glua.LTable{Metatable: glua.LNil}
+	f := fieldsOf(t)
+	f.strdict = maps.Clone(s.template.strdict)
+	// keys and k2i are only ever appended to and inserted into (a removed
+	// key stays), and each table gets its own copies, so scripts that add
+	// keys to one table leave the template and its siblings alone. The
+	// boxed key strings inside are immutable and shared.
+	f.keys = slices.Clone(s.template.keys)
+	f.k2i = maps.Clone(s.template.k2i)
+	for i, n := range s.names {
+		f.strdict[n] = vals[i]
+	}
+	return t
+}

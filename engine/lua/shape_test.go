@@ -1,0 +1,154 @@
+package lua
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/moontide/moontide/engine/event"
+)
+
+func TestShapeLayoutMatchesGopherLua(t *testing.T) {
+	if !fastShapes {
+		t.Fatal("tableFields no longer mirrors glua.LTable: event conversion fell back to the slow path; update tableFields (shape.go) to the new layout")
+	}
+}
+
+// keyBuilt builds the table the way gopher-lua's public API does, the
+// reference shapes must match.
+func keyBuilt(L *glua.LState, names []string, vals []glua.LValue) *glua.LTable {
+	t := L.CreateTable(0, len(names))
+	for i, n := range names {
+		t.RawSetString(n, vals[i])
+	}
+	return t
+}
+
+// sameTable compares everything gopher-lua keeps of a table.
+func sameTable(t *testing.T, got, want *glua.LTable) {
+	t.Helper()
+	g, w := fieldsOf(got), fieldsOf(want)
+	if g.Metatable != w.Metatable || g.array != nil || g.dict != nil {
+		t.Errorf("metatable/array/dict differ: %v %v %v", g.Metatable, g.array, g.dict)
+	}
+	if !reflect.DeepEqual(g.strdict, w.strdict) || !reflect.DeepEqual(g.keys, w.keys) || !reflect.DeepEqual(g.k2i, w.k2i) {
+		t.Errorf("got strdict %v keys %v k2i %v\nwant strdict %v keys %v k2i %v", g.strdict, g.keys, g.k2i, w.strdict, w.keys, w.k2i)
+	}
+}
+
+func TestShapedTablesAreTheTablesRawSetStringBuilds(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	// Lua's view: pairs order, then the table after adding and removing
+	// keys, as one string.
+	if err := L.DoString(`function view(t)
+  local out = {}
+  for k, v in pairs(t) do out[#out + 1] = k .. "=" .. tostring(v) end
+  t.added = 1; t.k0 = nil; t.k1 = "changed"
+  for k, v in pairs(t) do out[#out + 1] = k .. "=" .. tostring(v) end
+  out[#out + 1] = tostring(next(t))
+  return table.concat(out, ",")
+end`); err != nil {
+		t.Fatal(err)
+	}
+	view := func(tb *glua.LTable) string {
+		if err := L.CallByParam(glua.P{Fn: L.GetGlobal("view"), NRet: 1, Protect: true}, tb); err != nil {
+			t.Fatal(err)
+		}
+		defer L.Pop(1)
+		return L.Get(-1).String()
+	}
+	for _, n := range []int{0, 1, 3, 8, 9, 14, 40} {
+		names := make([]string, n)
+		vals := make([]glua.LValue, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("k%d", i)
+			vals[i] = glua.LNumber(i)
+		}
+		fast := newShape(names)
+		slow := &shape{names: names}
+		for _, s := range []*shape{fast, slow} {
+			name := fmt.Sprintf("%d keys, template %v", n, s.template != nil)
+			a, b, want := s.build(L, vals), s.build(L, vals), keyBuilt(L, names, vals)
+			sameTable(t, a, want)
+			if got, w := view(a), view(want); got != w {
+				t.Errorf("%s: Lua sees %q, want %q", name, got, w)
+			}
+			// Changing a left its sibling and the template alone.
+			sameTable(t, b, keyBuilt(L, names, vals))
+			sameTable(t, s.build(L, vals), keyBuilt(L, names, vals))
+		}
+	}
+}
+
+func TestRowsOfEveryLayoutConvertKeyByKeyAlike(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	wide := make([]event.Column, 70)
+	for i := range wide {
+		wide[i] = event.Column{Name: fmt.Sprintf("c%d", i), Type: "int"}
+	}
+	tables := map[string]*event.Table{
+		"items":       itemsTable,
+		"dup names":   event.NewTable("s", "d", []event.Column{{Name: "a"}, {Name: "b"}, {Name: "a"}}, nil),
+		"70 columns":  event.NewTable("s", "w", wide, nil),
+		"no columns":  event.NewTable("s", "e", nil, nil),
+		"short table": event.NewTable("s", "x", []event.Column{{Name: "a"}}, nil),
+	}
+	rows := func(n int) map[string][]event.Value {
+		full := make([]event.Value, n)
+		for i := range full {
+			full[i] = event.IntValue(int64(i) + 5000)
+		}
+		minimal := append([]event.Value(nil), full...)
+		for i := 1; i < n; i += 2 {
+			minimal[i] = event.Value{} // Missing
+		}
+		nulls := append([]event.Value(nil), full...)
+		if n > 0 {
+			nulls[0] = event.NullValue()
+		}
+		return map[string][]event.Value{"full": full, "minimal": minimal, "nulls": nulls, "longer than the table": append(full, event.IntValue(1))}
+	}
+	var c converter
+	for tn, tbl := range tables {
+		ti := c.table(tbl)
+		for rn, row := range rows(len(tbl.Columns)) {
+			for range 2 { // the second time from cached shapes
+				got := c.row(L, ti, row)
+				want := L.CreateTable(0, 0)
+				for i, v := range row {
+					if i < len(ti.names) {
+						if lv := Value(v); lv != nil {
+							want.RawSetString(ti.names[i], lv)
+						}
+					}
+				}
+				t.Run(tn+"/"+rn, func(t *testing.T) { sameTable(t, got, want) })
+			}
+		}
+	}
+}
+
+func TestEventFieldsKeepTheirOrder(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	ddl := &event.Event{ID: "d", Action: event.DDL, Table: &event.Table{Schema: "shop"}, Statement: "DROP TABLE t", Pos: event.Position{GTID: "0-1-9"}}
+	want := map[*event.Event]string{
+		itemEvent(event.Update, 3): "[id schema table action before after changed pk key ts pos version tx]",
+		itemEvent(event.Insert, 4): "[id schema table action after pk key ts pos version tx]",
+		ddl:                        "[id schema table action pk key ts pos version tx ddl]",
+	}
+	var c converter
+	for ev, w := range want {
+		e := c.event(L, ev)
+		if got := fmt.Sprint(fieldsOf(e).keys); got != w {
+			t.Errorf("%s event keys %s, want %s", ev.Action, got, w)
+		}
+		if pos := e.RawGetString("pos").(*glua.LTable); (pos.RawGetString("gtid") != glua.LNil) != (ev.Pos.GTID != "") {
+			t.Errorf("%s event: pos.gtid is %v", ev.Action, pos.RawGetString("gtid"))
+		}
+	}
+}
