@@ -14,6 +14,7 @@ import (
 
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
+	"github.com/moontide/moontide/engine/lua/luatest"
 	"github.com/moontide/moontide/internal/testenv"
 )
 
@@ -32,10 +33,6 @@ func benchEvents(n int) []*event.Event {
 	return evs
 }
 
-func perSecond(b *testing.B, start time.Time) {
-	b.ReportMetric(float64(b.N*benchBatch)/time.Since(start).Seconds(), "events/s")
-}
-
 // BenchmarkModuleIndex measures es.index per event inside moontide: the
 // Lua handler, conversion, bulk lines, one bulk request per 500-event batch
 // and its response, against the real server.
@@ -48,18 +45,7 @@ func BenchmarkModuleIndex(b *testing.B) {
     end
 `)
 	ctx := testenv.Context(b, 0)
-	batches := make([][]*event.Event, b.N)
-	for i := range batches {
-		batches[i] = benchEvents(i)
-	}
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := l.Handle(ctx, 0, batches[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	perSecond(b, start)
+	luatest.BenchHandle(b, ctx, l, benchEvents)
 }
 
 // BenchmarkRawBulk is the ceiling for BenchmarkModuleIndex: the same
@@ -106,7 +92,7 @@ func BenchmarkRawBulk(b *testing.B) {
 			b.Fatalf("bulk: %s %s", res.Status(), data)
 		}
 	}
-	perSecond(b, start)
+	luatest.ReportEventsPerSecond(b, b.N*benchBatch, start)
 }
 
 // BenchmarkModuleIndexNoServer is BenchmarkModuleIndex against a server
@@ -122,14 +108,7 @@ func BenchmarkModuleIndexNoServer(b *testing.B) {
 `)
 	ctx := testenv.Context(b, 0)
 	batch := benchEvents(0)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := l.Handle(ctx, 0, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	perSecond(b, start)
+	luatest.BenchHandle(b, ctx, l, func(int) []*event.Event { return batch })
 }
 
 func newInstantServer(b *testing.B, resp string) string {

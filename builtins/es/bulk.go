@@ -14,6 +14,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
 )
 
@@ -64,7 +65,7 @@ type bulk struct {
 	timeout time.Duration
 	buf     []byte
 	items   []item
-	enc     encoder
+	enc     lua.JSONEncoder
 }
 
 // add appends the bulk lines of one write. An error means the document has
@@ -81,9 +82,9 @@ func (b *bulk) add(kind opKind, index, id string, doc any, o opts) error {
 	buf := append(b.buf, `{"`...)
 	buf = append(buf, action...)
 	buf = append(buf, `":{"_index":`...)
-	buf = appendString(buf, index)
+	buf = event.AppendJSONString(buf, index)
 	buf = append(buf, `,"_id":`...)
-	buf = appendString(buf, id)
+	buf = event.AppendJSONString(buf, id)
 	if o.versioned {
 		buf = append(buf, `,"version":`...)
 		buf = strconv.AppendUint(buf, o.version, 10)
@@ -93,7 +94,7 @@ func (b *bulk) add(kind opKind, index, id string, doc any, o opts) error {
 	}
 	if o.routing != "" {
 		buf = append(buf, `,"routing":`...)
-		buf = appendString(buf, o.routing)
+		buf = event.AppendJSONString(buf, o.routing)
 	}
 	if action == "update" {
 		// Partial updates read-modify-write under internal versions; two
@@ -107,7 +108,7 @@ func (b *bulk) add(kind opKind, index, id string, doc any, o opts) error {
 			buf = append(buf, `{"doc":`...)
 		}
 		var err error
-		if buf, err = b.enc.value(buf, doc); err != nil {
+		if buf, err = b.enc.Append(buf, doc); err != nil {
 			b.buf = buf[:start]
 			return err
 		}

@@ -54,56 +54,19 @@ func (module) Name() string { return "es" }
 // connection and conn(name) for named ones. It does no I/O and resolves no
 // sink: a script that only uses named connections needs no default.
 func (module) Open(L *glua.LState, env *lua.Env) (glua.LValue, error) {
-	m := &state{env: env, conns: map[string]*glua.LTable{}}
-	t := m.connTable(L, &conn{st: m})
-	t.RawSetString("conn", L.NewFunction(func(L *glua.LState) int {
-		name := L.CheckString(1)
-		if name == "" {
-			L.ArgError(1, "connection name must not be empty")
-		}
-		if ct, ok := m.conns[name]; ok {
-			L.Push(ct)
-			return 1
-		}
-		c := &conn{st: m, name: name}
-		if _, err := c.sink(); err != nil {
-			L.ArgError(1, err.Error())
-		}
-		ct := m.connTable(L, c)
-		m.conns[name] = ct
-		L.Push(ct)
-		return 1
-	}))
+	t := connTable(L, &conn{Conn: &lua.Conn{Env: env, Kind: "es"}})
+	t.RawSetString("conn", L.NewFunction(lua.ConnFunc(env, "es", func(L *glua.LState, c *lua.Conn) *glua.LTable {
+		return connTable(L, &conn{Conn: c})
+	})))
 	return t, nil
 }
 
-// state is the module's per-Lua-state data; like the state, it belongs to
-// one goroutine.
-type state struct {
-	env   *lua.Env
-	conns map[string]*glua.LTable
-}
-
-// conn is one connection as a script sees it: a sink name (empty for the
-// default, resolved on first use) and, once a write or read needed it, the
-// shared client.
+// conn is one connection as a script sees it: the sink (resolved on first
+// use for the default) and, once a write or read needed it, the shared
+// client.
 type conn struct {
-	st     *state
-	name   string
-	cfg    *lua.SinkConfig
+	*lua.Conn
 	client *client
-}
-
-func (c *conn) sink() (*lua.SinkConfig, error) {
-	if c.cfg != nil {
-		return c.cfg, nil
-	}
-	sc, err := lua.SinkFor(c.st.env, "es", c.name)
-	if err != nil {
-		return nil, err
-	}
-	c.cfg = &sc
-	return c.cfg, nil
 }
 
 // clientFor returns the shared client of the connection, acquiring it from
@@ -113,11 +76,11 @@ func (c *conn) clientFor() (*client, error) {
 	if c.client != nil {
 		return c.client, nil
 	}
-	cfg, err := c.sink()
+	cfg, err := c.Sink()
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.st.env.Client(clientKey(cfg), func() (io.Closer, error) { return newClient(cfg) })
+	cl, err := c.Env.Client(clientKey(cfg), func() (io.Closer, error) { return newClient(cfg) })
 	if err != nil {
 		return nil, err
 	}
@@ -133,17 +96,17 @@ func (c *conn) clientFor() (*client, error) {
 // progress, raising a Lua error when there is none (outside handle) or the
 // sink is unknown.
 func (c *conn) writer(L *glua.LState, op string) *bulk {
-	cfg, err := c.sink()
+	cfg, err := c.Sink()
 	if err != nil {
 		L.RaiseError("es.%s: %v", op, err)
 	}
 	var cl *client
-	if !c.st.env.Recording() {
+	if !c.Env.Recording() {
 		if cl, err = c.clientFor(); err != nil {
 			L.RaiseError("es.%s: %v", op, err)
 		}
 	}
-	w, err := c.st.env.Writer("es:"+cfg.Name, func() lua.Writer {
+	w, err := c.Env.Writer("es:"+cfg.Name, func() lua.Writer {
 		return &bulk{client: cl, sink: cfg.Name, timeout: cfg.Timeout}
 	})
 	if err != nil {
@@ -152,7 +115,7 @@ func (c *conn) writer(L *glua.LState, op string) *bulk {
 	return w.(*bulk)
 }
 
-func (m *state) connTable(L *glua.LState, c *conn) *glua.LTable {
+func connTable(L *glua.LState, c *conn) *glua.LTable {
 	t := L.CreateTable(0, 8)
 	t.RawSetString("index", L.NewFunction(func(L *glua.LState) int { return c.write(L, opIndex) }))
 	t.RawSetString("update", L.NewFunction(func(L *glua.LState) int { return c.write(L, opUpdate) }))

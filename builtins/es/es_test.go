@@ -79,7 +79,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{"a bad version type", `es.index("p", 1, {}, {version = 1, version_type = "internal"})`, "version_type must be"},
 		{"ignore_missing on index", `es.index("p", 1, {}, {ignore_missing = true})`, "update only"},
 		{"an unknown connection", `es.conn("nope")`, `no sink named "nope"`},
-		{"a connection of another kind", `es.conn("cache")`, "is a redis sink, not es"},
+		{"a connection of another kind", `es.conn("cache")`, `has type redis, not es`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := record(t, "local es = require('es')\n"+tc.src)

@@ -16,16 +16,16 @@ import (
 
 // readCtx bounds a read by the call's deadline and the sink's timeout.
 func (c *conn) readCtx() (context.Context, context.CancelFunc) {
-	ctx := c.st.env.Context()
-	if c.cfg != nil && c.cfg.Timeout > 0 {
-		return context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx := c.Env.Context()
+	if c.Config != nil && c.Config.Timeout > 0 {
+		return context.WithTimeout(ctx, c.Config.Timeout)
 	}
 	return context.WithCancel(ctx)
 }
 
 // readClient returns the client for a read, or an error for nil, err.
 func (c *conn) readClient() (*client, error) {
-	if c.st.env.Recording() {
+	if c.Env.Recording() {
 		return nil, errRecording
 	}
 	return c.clientFor()
@@ -80,7 +80,7 @@ func (c *conn) get(L *glua.LState) int {
 		L.Push(glua.LNil)
 		return 1
 	}
-	v, err := decode(L, doc.Source)
+	v, err := lua.DecodeJSON(L, doc.Source)
 	if err != nil {
 		return fail(L, "get", fmt.Errorf("index %q id %q: %w", index, id, err))
 	}
@@ -98,8 +98,7 @@ func (c *conn) search(L *glua.LState) int {
 	if err != nil {
 		L.ArgError(2, "query: "+err.Error())
 	}
-	var enc encoder
-	body, err := enc.value(nil, v)
+	body, err := lua.AppendJSON(nil, v)
 	if err != nil {
 		L.ArgError(2, "query: "+err.Error())
 	}
@@ -121,25 +120,10 @@ func (c *conn) search(L *glua.LState) int {
 	if res.IsError() {
 		return fail(L, "search", fmt.Errorf("index %q: %s: %s", index, res.Status(), snippet(data)))
 	}
-	out, err := decode(L, data)
+	out, err := lua.DecodeJSON(L, data)
 	if err != nil {
 		return fail(L, "search", fmt.Errorf("index %q: %w", index, err))
 	}
 	L.Push(out)
 	return 1
-}
-
-// decode turns JSON into Lua the way json.decode does: exact integers
-// (strings beyond 2^53), json.null, arrays and objects marked.
-func decode(L *glua.LState, data []byte) (glua.LValue, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("decoding response: %w", err)
-	}
-	if v == nil {
-		return lua.NullValue, nil
-	}
-	return lua.FromGo(L, v)
 }

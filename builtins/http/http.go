@@ -37,17 +37,14 @@ package http
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -225,7 +222,8 @@ func readHeaders(L *glua.LState, i int, v glua.LValue) map[string]string {
 }
 
 // readBody returns the bytes to send: a string as it is, a table as JSON
-// (lua.ToGo's rules: exact integers, json.null as null, sorted keys).
+// (lua.ToGo's rules, written by lua.AppendJSON: exact integers, json.null as
+// null, sorted keys, strings that are not UTF-8 refused).
 func readBody(L *glua.LState, i int, v glua.LValue) ([]byte, bool) {
 	switch x := v.(type) {
 	case glua.LString:
@@ -235,46 +233,14 @@ func readBody(L *glua.LState, i int, v glua.LValue) ([]byte, bool) {
 		if err != nil {
 			L.ArgError(i, "body: "+err.Error())
 		}
-		if path := badUTF8(g, "$"); path != "" {
-			L.ArgError(i, "body: a string that is not UTF-8 cannot be sent as JSON (at "+path+"); encode binary data first, e.g. as hex")
-		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false) // the text goes to a service, not into HTML
-		if err := enc.Encode(g); err != nil {
+		b, err := lua.AppendJSON(nil, g)
+		if err != nil {
 			L.ArgError(i, "body: "+err.Error())
 		}
-		return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), true
+		return b, true
 	}
 	L.ArgError(i, "body must be a string (sent as it is) or a table (sent as JSON), not "+describe(v))
 	return nil, false
-}
-
-// badUTF8 returns the path of the first string (or key) in v that is not
-// UTF-8, or "". encoding/json would replace its bytes silently.
-func badUTF8(v any, path string) string {
-	switch x := v.(type) {
-	case string:
-		if !utf8.ValidString(x) {
-			return path
-		}
-	case []any:
-		for i, e := range x {
-			if p := badUTF8(e, path+"["+strconv.Itoa(i+1)+"]"); p != "" {
-				return p
-			}
-		}
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) {
-				return path
-			}
-			if p := badUTF8(e, path+"."+k); p != "" {
-				return p
-			}
-		}
-	}
-	return ""
 }
 
 func describe(v glua.LValue) string {
@@ -434,7 +400,7 @@ func (r *response) table(L *glua.LState) *glua.LTable {
 	lua.MarkObject(L, h)
 	t.RawSetString("headers", h)
 	if r.decode {
-		v, err := decodeJSON(L, r.body)
+		v, err := lua.DecodeJSON(L, r.body)
 		if err != nil {
 			t.RawSetString("json_error", glua.LString(err.Error()))
 		} else {
@@ -442,24 +408,6 @@ func (r *response) table(L *glua.LState) *glua.LTable {
 		}
 	}
 	return t
-}
-
-// decodeJSON follows json.decode's rules (exact integers, json.null) with
-// lua.FromGo, since builtins do not import each other.
-func decodeJSON(L *glua.LState, b []byte) (glua.LValue, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("decoding JSON response: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("decoding JSON response: data after the value")
-	}
-	if v == nil {
-		return lua.NullValue, nil
-	}
-	return lua.FromGo(L, v)
 }
 
 // record keeps the request as an op in recording mode and returns the

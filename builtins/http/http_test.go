@@ -1,11 +1,9 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -17,38 +15,15 @@ import (
 	// The json builtin, for json.null and json.encode in scripts under test.
 	_ "github.com/moontide/moontide/builtins/json"
 	"github.com/moontide/moontide/engine/lua"
+	"github.com/moontide/moontide/engine/lua/luatest"
 )
-
-// sinks is a fake sink configuration.
-type sinks map[string]lua.SinkConfig
-
-func (s sinks) Sink(name string) (any, bool) {
-	c, ok := s[name]
-	return c, ok
-}
-
-func (s sinks) Default(string) (string, bool) { return "", false }
-
-func testOptions(s lua.Sinks, record bool) lua.Options {
-	return lua.Options{
-		Sinks:   s,
-		Record:  record,
-		Logger:  slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
-		Clients: lua.NewPool(),
-	}
-}
 
 // run executes an ad-hoc script under ctx, with the server's URL in the
 // global URL, and returns what it recorded.
 func run(t *testing.T, ctx context.Context, url, src string, opts lua.Options) ([]string, error) {
 	t.Helper()
 	src = fmt.Sprintf("URL = %q\nlocal http = require('http')\nlocal json = require('json')\n%s", url, src)
-	ops, err := lua.Exec(ctx, lua.Script{File: "t.lua", Source: []byte(src)}, opts)
-	out := make([]string, len(ops))
-	for i, o := range ops {
-		out[i] = o.String()
-	}
-	return out, err
+	return luatest.Exec(ctx, "t.lua", src, opts)
 }
 
 // seen is a request as the test server received it.
@@ -102,7 +77,7 @@ assert(res.status == 201, res.status)
 assert(res.body == "created", res.body)
 assert(res.headers["x-reply"] == "yes", "header")
 assert(res.headers["x-multi"] == "a, b", res.headers["x-multi"])
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +110,7 @@ assert(http.patch(URL, {body = ""}))
 assert(http.request("delete", URL .. "/x"))
 assert(http.delete(URL .. "/y"))
 assert(http.get(URL .. "/z"))
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +139,7 @@ func TestNon2xxIsAResponseNotAnError(t *testing.T) {
 local res, err = http.get(URL)
 assert(err == nil, err)
 assert(res.status == 503 and res.body == "nope\n", res.status)
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +161,7 @@ assert(res == nil, "got a response")
 assert(err:find("timed out after 100ms", 1, true), err)
 assert(err:find("http POST http://", 1, true), err)
 assert(not err:find("secret", 1, true), "the query string leaked into " .. err)
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +175,7 @@ func TestTheCallsDeadlineCapsTheRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _ = run(t, ctx, srv.URL, `http.get(URL, {timeout = 60000})`, testOptions(nil, false))
+	_, _ = run(t, ctx, srv.URL, `http.get(URL, {timeout = 60000})`, luatest.Options(nil, false))
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("a 60s request outlived a 150ms call: %v", d)
 	}
@@ -213,7 +188,7 @@ func TestNetworkErrorReturnsNilAndAnError(t *testing.T) {
 	_, err := run(t, context.Background(), url, `
 local res, err = http.get(URL)
 assert(res == nil and err:find("http GET " .. URL, 1, true), tostring(err))
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +209,7 @@ assert(res.json.ok == true and res.json.none == json.null and res.json.list[2] =
 local bad = assert(http.get(URL .. "/bad", {json = true}))
 assert(bad.json == nil and bad.json_error:find("decoding JSON"), "json_error")
 assert(bad.body == "<html>")
-`, testOptions(nil, false))
+`, luatest.Options(nil, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,16 +220,16 @@ assert(bad.body == "<html>")
 
 func TestSinksGiveABaseURLAndHeaders(t *testing.T) {
 	srv, reqs := server(t, nil)
-	s := sinks{
+	s := luatest.Sinks{Conns: map[string]lua.SinkConfig{
 		"hooks": {Type: "http", Endpoints: []string{srv.URL + "/api/"}, Headers: map[string]string{"Authorization": "Bearer t0k", "X-A": "sink"}},
 		"cache": {Type: "redis", Endpoints: []string{"127.0.0.1:1"}},
-	}
+	}}
 	_, err := run(t, context.Background(), srv.URL, `
 local hooks = http.sink("hooks")
 assert(hooks == http.sink("hooks"), "sink tables are cached")
 assert(hooks.post("/orders", {body = {id = 1}, headers = {["X-A"] = "request"}}))
 assert(hooks.get("status?full=1"))
-`, testOptions(s, false))
+`, luatest.Options(s, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,12 +244,12 @@ assert(hooks.get("status?full=1"))
 
 func TestRecordingModeRecordsAndSendsNothing(t *testing.T) {
 	srv, reqs := server(t, nil)
-	s := sinks{"hooks": {Type: "http", Endpoints: []string{srv.URL}, Headers: map[string]string{"Authorization": "secret"}}}
+	s := luatest.Sinks{Conns: map[string]lua.SinkConfig{"hooks": {Type: "http", Endpoints: []string{srv.URL}, Headers: map[string]string{"Authorization": "secret"}}}}
 	ops, err := run(t, context.Background(), srv.URL, `
 local res, err = http.post(URL .. "/a", {body = {id = 1}, timeout = 500})
 assert(res.status == 0 and res.recorded == true and res.body == "", "canned response")
 http.sink("hooks").delete("/b")
-`, testOptions(s, true))
+`, luatest.Options(s, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +266,7 @@ http.sink("hooks").delete("/b")
 }
 
 func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
-	s := sinks{"cache": {Type: "redis", Endpoints: []string{"x:1"}}, "hooks": {Type: "http", Endpoints: []string{"http://h"}}}
+	s := luatest.Sinks{Conns: map[string]lua.SinkConfig{"cache": {Type: "redis", Endpoints: []string{"x:1"}}, "hooks": {Type: "http", Endpoints: []string{"http://h"}}}}
 	for _, tc := range []struct{ src, want string }{
 		{`http.get("ftp://x")`, `bad argument #1`},
 		{`http.get("/relative")`, `not an absolute http(s) URL`},
@@ -299,17 +274,17 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{`http.post("http://h", {body = 42})`, `body must be a string`},
 		{`http.post("http://h", {body = json.null})`, `not json.null`},
 		{`http.post("http://h", {body = {f = function() end}})`, `body: cannot convert a function at $.f`},
-		{`http.post("http://h", {body = {b = "\255"}})`, `not UTF-8 cannot be sent as JSON (at $.b)`},
+		{`http.post("http://h", {body = {b = "\255"}})`, `body: cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex or base64) at $.b`},
 		{`http.get("http://h", {timeout = 0})`, `timeout must be a number of milliseconds`},
 		{`http.get("http://h", {headers = {["a b"] = "x"}})`, `header names`},
 		{`http.get("http://h", {headers = {a = "x\r\nb: y"}})`, `line break`},
 		{`http.get("http://h", "nope")`, `options must be a table`},
-		{`http.sink("cache")`, `sink "cache" is a redis sink, not http`},
+		{`http.sink("cache")`, `sink "cache" has type redis, not http`},
 		{`http.sink("nope")`, `no sink named "nope"`},
 		{`http.sink("hooks").get("http://elsewhere/x")`, `takes a path below its base URL`},
 		{`http.request("", "http://h")`, `method must be`},
 	} {
-		_, err := run(t, context.Background(), "", tc.src, testOptions(s, true))
+		_, err := run(t, context.Background(), "", tc.src, luatest.Options(s, true))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "t.lua:4") {
 			t.Errorf("%s: error %v, want one at t.lua:4 containing %q", tc.src, err, tc.want)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/lua/luatest"
 	"github.com/moontide/moontide/internal/testenv"
 )
 
@@ -22,10 +23,6 @@ func benchEvents(n int) []*event.Event {
 		evs[i] = orderEvent(event.Insert, id, "1234.500000000000000000000000000000", []byte{byte(id), 0, 0xff}, strp("note "+strconv.FormatUint(id, 10)), uint32(id))
 	}
 	return evs
-}
-
-func perSecond(b *testing.B, start time.Time) {
-	b.ReportMetric(float64(b.N*benchBatch)/time.Since(start).Seconds(), "events/s")
 }
 
 // benchTable makes a fresh destination table like the tests' orders.
@@ -51,18 +48,7 @@ func BenchmarkModuleUpsert(b *testing.B) {
     end
 `)
 	ctx := testenv.Context(b, 0)
-	batches := make([][]*event.Event, b.N)
-	for i := range batches {
-		batches[i] = benchEvents(i)
-	}
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if err := l.Handle(ctx, 0, batches[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	perSecond(b, start)
+	luatest.BenchHandle(b, ctx, l, benchEvents)
 }
 
 // BenchmarkRawUpsert is the ceiling for BenchmarkModuleUpsert: the same
@@ -108,5 +94,5 @@ func BenchmarkRawUpsert(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	perSecond(b, start)
+	luatest.ReportEventsPerSecond(b, b.N*benchBatch, start)
 }

@@ -59,33 +59,16 @@ func (module) Name() string { return "mysql" }
 // connection and conn(name) for named ones. It does no I/O and resolves no
 // sink: a script that only uses named connections needs no default.
 func (module) Open(L *glua.LState, env *lua.Env) (glua.LValue, error) {
-	st := &state{env: env, conns: map[string]*glua.LTable{}}
-	t := st.connTable(L, &conn{st: st})
-	t.RawSetString("conn", L.NewFunction(func(L *glua.LState) int {
-		name := L.CheckString(1)
-		if name == "" {
-			L.ArgError(1, "connection name must not be empty")
-		}
-		if ct, ok := st.conns[name]; ok {
-			L.Push(ct)
-			return 1
-		}
-		c := &conn{st: st, name: name}
-		if _, err := c.sink(); err != nil {
-			L.ArgError(1, err.Error())
-		}
-		ct := st.connTable(L, c)
-		st.conns[name] = ct
-		L.Push(ct)
-		return 1
-	}))
+	st := &state{}
+	t := st.connTable(L, &conn{Conn: &lua.Conn{Env: env, Kind: "mysql"}, st: st})
+	t.RawSetString("conn", L.NewFunction(lua.ConnFunc(env, "mysql", func(L *glua.LState, c *lua.Conn) *glua.LTable {
+		return st.connTable(L, &conn{Conn: c, st: st})
+	})))
 	return t, nil
 }
 
 // state is the module's per-Lua-state data; it belongs to one goroutine.
 type state struct {
-	env   *lua.Env
-	conns map[string]*glua.LTable
 	// scratch collects a row's column names before they are known to be
 	// new; reused from call to call.
 	scratch []string
@@ -93,22 +76,9 @@ type state struct {
 
 // conn is one connection as a script sees it.
 type conn struct {
-	st   *state
-	name string
-	cfg  *lua.SinkConfig
-	db   *db
-}
-
-func (c *conn) sink() (*lua.SinkConfig, error) {
-	if c.cfg != nil {
-		return c.cfg, nil
-	}
-	sc, err := lua.SinkFor(c.st.env, "mysql", c.name)
-	if err != nil {
-		return nil, err
-	}
-	c.cfg = &sc
-	return c.cfg, nil
+	*lua.Conn
+	st *state
+	db *db
 }
 
 // db is the shared pool of one sink.
@@ -152,11 +122,11 @@ func (c *conn) pool() (*db, error) {
 	if c.db != nil {
 		return c.db, nil
 	}
-	cfg, err := c.sink()
+	cfg, err := c.Sink()
 	if err != nil {
 		return nil, err
 	}
-	cl, err := c.st.env.Client(clientKey(cfg), func() (io.Closer, error) { return openDB(cfg) })
+	cl, err := c.Env.Client(clientKey(cfg), func() (io.Closer, error) { return openDB(cfg) })
 	if err != nil {
 		return nil, err
 	}
@@ -181,19 +151,19 @@ func (driverLog) Print(v ...any) {
 // writer returns the transaction writer of this connection in the call in
 // progress.
 func (c *conn) writer(L *glua.LState, op string) *txWriter {
-	cfg, err := c.sink()
+	cfg, err := c.Sink()
 	if err != nil {
 		L.RaiseError("mysql.%s: %v", op, err)
 	}
 	var d *sql.DB
-	if !c.st.env.Recording() {
+	if !c.Env.Recording() {
 		p, err := c.pool()
 		if err != nil {
 			L.RaiseError("mysql.%s: %v", op, err)
 		}
 		d = p.DB
 	}
-	w, err := c.st.env.Writer("mysql:"+cfg.Name, func() lua.Writer { return &txWriter{db: d, sink: cfg.Name} })
+	w, err := c.Env.Writer("mysql:"+cfg.Name, func() lua.Writer { return &txWriter{db: d, sink: cfg.Name} })
 	if err != nil {
 		L.RaiseError("mysql.%s: %v", op, err)
 	}
@@ -479,17 +449,17 @@ func (c *conn) query(L *glua.LState) int {
 		L.Push(glua.LString("mysql.query: " + err.Error()))
 		return 2
 	}
-	if c.st.env.Recording() {
+	if c.Env.Recording() {
 		return fail(errRecording)
 	}
 	d, err := c.pool()
 	if err != nil {
 		return fail(err)
 	}
-	ctx := c.st.env.Context()
-	if c.cfg.Timeout > 0 {
+	ctx := c.Env.Context()
+	if c.Config.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, c.Config.Timeout)
 		defer cancel()
 	}
 	rows, err := d.QueryContext(ctx, q, args...)

@@ -149,7 +149,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{"delete without keys", `mysql.delete("t", {})`, "at least one column"},
 		{"delete with a null key", `mysql.delete("t", {id = require("json").null})`, "IS NULL"},
 		{"an unknown connection", `mysql.conn("nope")`, `no sink named "nope"`},
-		{"a connection of another kind", `mysql.conn("search")`, "is a es sink, not mysql"},
+		{"a connection of another kind", `mysql.conn("search")`, `has type es, not mysql`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := record(t, "local mysql = require('mysql')\n"+tc.src)

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/lua/luatest"
 	"github.com/moontide/moontide/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkIntegrationRedisSet(b *testing.B) {
 	b.Run("moontide", func(b *testing.B) {
 		opts := options(testSinks(addr), false)
 		opts.Timeout = 30 * time.Second
-		l := loadListener(b, prefixed(prefix, `local redis = require("redis")
+		l := luatest.LoadListener(b, prefixed(prefix, `local redis = require("redis")
 return {name = "bench", subscribe = {"shop.orders"}, batch = 500, handle = function(evs)
   for i = 1, #evs do
     local ev = evs[i]
@@ -74,7 +75,7 @@ end}`), opts)
 	b.Run("module-only", func(b *testing.B) {
 		opts := options(testSinks(addr), false)
 		opts.Timeout = 30 * time.Second
-		l := loadListener(b, prefixed(prefix, fmt.Sprintf(`local redis = require("redis")
+		l := luatest.LoadListener(b, prefixed(prefix, fmt.Sprintf(`local redis = require("redis")
 local keys, V = {}, %q
 for i = 1, %d do keys[i] = P .. i end
 return {name = "bench", subscribe = {"shop.orders"}, handle = function(evs)

@@ -20,7 +20,7 @@ func (c *conn) clientOf() (goredis.UniversalClient, error) {
 	if c.client != nil {
 		return c.client, nil
 	}
-	cl, err := c.env.Client(clientKey(c.cfg), func() (io.Closer, error) { return NewClient(c.cfg) })
+	cl, err := c.Env.Client(clientKey(*c.Config), func() (io.Closer, error) { return NewClient(*c.Config) })
 	if err != nil {
 		return nil, err
 	}

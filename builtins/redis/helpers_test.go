@@ -1,10 +1,8 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,76 +14,35 @@ import (
 	_ "github.com/moontide/moontide/builtins/json"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
+	"github.com/moontide/moontide/engine/lua/luatest"
 )
-
-// sinks is a fake sink configuration: the connections by name, and the
-// default one per kind.
-type sinks struct {
-	m    map[string]lua.SinkConfig
-	defs map[string]string
-}
-
-func (s sinks) Sink(name string) (any, bool) {
-	c, ok := s.m[name]
-	return c, ok
-}
-
-func (s sinks) Default(kind string) (string, bool) {
-	n, ok := s.defs[kind]
-	return n, ok
-}
 
 // testSinks has a default redis sink "cache" and a second one "store",
 // both at addr, and an es sink "search" to misuse.
-func testSinks(addr string) sinks {
-	return sinks{
-		m: map[string]lua.SinkConfig{
+func testSinks(addr string) luatest.Sinks {
+	return luatest.Sinks{
+		Conns: map[string]lua.SinkConfig{
 			"cache":  {Type: "redis", Endpoints: []string{addr}, Timeout: 2 * time.Second},
 			"store":  {Type: "redis", Endpoints: []string{addr}, DB: 1, Timeout: 2 * time.Second},
 			"search": {Type: "es", Endpoints: []string{"http://127.0.0.1:1"}},
 		},
-		defs: map[string]string{"redis": "cache"},
+		Defaults: map[string]string{"redis": "cache"},
 	}
 }
 
-// options returns options with the given sinks, a quiet logger and a
-// private client pool (so tests do not share clients with each other).
+// options returns luatest's options with the given sinks and a 5 s call
+// timeout.
 func options(s lua.Sinks, record bool) lua.Options {
-	return lua.Options{
-		Sinks:   s,
-		Record:  record,
-		Logger:  slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
-		Clients: lua.NewPool(),
-		Timeout: 5 * time.Second,
-	}
+	opts := luatest.Options(s, record)
+	opts.Timeout = 5 * time.Second
+	return opts
 }
 
 // exec runs an ad-hoc script and returns the ops it recorded (recording
 // mode) or the error.
 func exec(t testing.TB, src string, opts lua.Options) ([]string, error) {
 	t.Helper()
-	ops, err := lua.Exec(context.Background(), lua.Script{File: "t.lua", Source: []byte(src)}, opts)
-	out := make([]string, len(ops))
-	for i, o := range ops {
-		out[i] = o.String()
-	}
-	return out, err
-}
-
-// loadListener writes a listener script into a fresh scripts directory,
-// loads it and returns the listener, closed when the test ends.
-func loadListener(t testing.TB, src string, opts lua.Options) *lua.Listener {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "l.lua"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g, err := lua.Load(dir, opts)
-	if err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	t.Cleanup(func() { _ = g.Close() })
-	return g.Listeners()[0]
+	return luatest.Exec(context.Background(), "t.lua", src, opts)
 }
 
 // ordersTable is a table with the kinds of values that must reach Redis

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
+	"github.com/moontide/moontide/engine/lua/luatest"
 	"github.com/moontide/moontide/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func prefixed(prefix, src string) string {
 func TestIntegrationHandleWritesExactValuesAtFlush(t *testing.T) {
 	addr, raw, prefix := realRedis(t)
 	ctx := testenv.Context(t, time.Minute)
-	l := loadListener(t, prefixed(prefix, `local redis = require("redis")
+	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
 return {name = "orders", subscribe = {"shop.orders"}, handle = function(evs)
   for _, ev in ipairs(evs) do
     local k = P .. "order:" .. ev.after.id
@@ -168,7 +169,7 @@ eq(redis.conn("store").get(P .. "s"), nil, "db 1 is another database")
 func TestIntegrationFailedCommandFailsTheBatchNamingIt(t *testing.T) {
 	addr, raw, prefix := realRedis(t)
 	ctx := testenv.Context(t, time.Minute)
-	l := loadListener(t, prefixed(prefix, `local redis = require("redis")
+	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
 return {name = "bad", subscribe = {"shop.orders"}, handle = function(evs)
   redis.set(P .. "before", "1")
   redis.set(P .. "text", "abc")
@@ -193,9 +194,9 @@ func TestIntegrationServerDownMidBatchThenRetrySucceeds(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	proxy := testenv.NewProxy(t, addr)
 	sk := testSinks(proxy.Addr())
-	cfg := sk.m["cache"]
+	cfg := sk.Conns["cache"]
 	cfg.Timeout = time.Second
-	sk.m["cache"] = cfg
+	sk.Conns["cache"] = cfg
 	opts := options(sk, false)
 	// chaos.down() cuts the proxy from inside handle: after the script
 	// recorded some writes and before the flush sends them.
@@ -205,7 +206,7 @@ func TestIntegrationServerDownMidBatchThenRetrySucceeds(t *testing.T) {
 			proxy.Down()
 		}
 	}}}}
-	l := loadListener(t, prefixed(prefix, `local redis = require("redis")
+	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
 local chaos = require("chaos")
 return {name = "down", subscribe = {"shop.orders"}, handle = function(evs)
   for i, ev in ipairs(evs) do
@@ -259,7 +260,7 @@ assert(v == nil and err:find("redis%[cache%] GET k: "), tostring(err))`, options
 func TestIntegrationClientsAreSharedBySinkAndSettings(t *testing.T) {
 	addr, _, _ := realRedis(t)
 	opts := options(testSinks(addr), false)
-	l := loadListener(t, `local redis = require("redis")
+	l := luatest.LoadListener(t, `local redis = require("redis")
 return {name = "s", subscribe = {"shop.orders"}, workers = 2, handle = function(evs)
   assert(redis.exists("nothing") == 0)
 end}`, opts)

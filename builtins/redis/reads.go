@@ -82,14 +82,14 @@ func (c *conn) do(L *glua.LState, cmd []any, conv func(*glua.LState, any) glua.L
 		L.Push(glua.LString(fmt.Sprintf("%s %s: %v", c.label(), describeCmd(cmd), err)))
 		return 2
 	}
-	if c.env.Recording() {
+	if c.Env.Recording() {
 		return fail(ErrRecording)
 	}
 	cl, err := c.clientOf()
 	if err != nil {
 		return fail(err)
 	}
-	v, err := cl.Do(c.env.Context(), cmd...).Result()
+	v, err := cl.Do(c.Env.Context(), cmd...).Result()
 	if errors.Is(err, goredis.Nil) {
 		L.Push(glua.LNil)
 		return 1

@@ -58,47 +58,19 @@ func (module) Name() string { return kind }
 // Open builds the redis table for one state: the functions of the default
 // redis sink plus conn(name). It does no I/O and does not even require a
 // default sink to exist, since a script may use only named connections;
-// the default is looked up on its first use.
+// the default is looked up on its first use. An unknown name given to conn
+// (or one of another kind) is an error at once, so a typo fails `moontide
+// validate` when the script calls conn at its top level.
 func (module) Open(L *glua.LState, env *lua.Env) (glua.LValue, error) {
-	m := &modState{env: env, conns: map[string]*glua.LTable{}}
-	t := m.table(L, &conn{env: env})
-	t.RawSetString("conn", L.NewFunction(m.connFn))
+	t := connTable(L, &conn{Conn: &lua.Conn{Env: env, Kind: kind}})
+	t.RawSetString("conn", L.NewFunction(lua.ConnFunc(env, kind, func(L *glua.LState, c *lua.Conn) *glua.LTable {
+		return connTable(L, &conn{Conn: c})
+	})))
 	return t, nil
 }
 
-// modState is the module's state in one Lua state: the tables of the named
-// connections the script asked for, so that redis.conn("cache") inside
-// handle costs a map lookup, not a new table of closures per call.
-type modState struct {
-	env   *lua.Env
-	conns map[string]*glua.LTable
-}
-
-// connFn is redis.conn(name). An unknown name (or one of another kind) is
-// an error at once, so a typo fails `moontide validate` when the script
-// calls conn at its top level.
-func (m *modState) connFn(L *glua.LState) int {
-	name := L.CheckString(1)
-	if name == "" {
-		L.ArgError(1, "sink name must not be empty; use the redis table itself for the default sink")
-	}
-	if t, ok := m.conns[name]; ok {
-		L.Push(t)
-		return 1
-	}
-	cfg, err := lua.SinkFor(m.env, kind, name)
-	if err != nil {
-		L.ArgError(1, err.Error())
-	}
-	c := &conn{env: m.env, cfg: cfg, resolved: true}
-	t := m.table(L, c)
-	m.conns[name] = t
-	L.Push(t)
-	return 1
-}
-
-// table builds the functions of one connection.
-func (m *modState) table(L *glua.LState, c *conn) *glua.LTable {
+// connTable builds the functions of one connection.
+func connTable(L *glua.LState, c *conn) *glua.LTable {
 	t := L.CreateTable(0, len(writes)+len(reads)+3)
 	for name, w := range writes {
 		t.RawSetString(name, L.NewFunction(c.writeFn(name, w)))
@@ -110,7 +82,7 @@ func (m *modState) table(L *glua.LState, c *conn) *glua.LTable {
 	t.RawSetString("call", L.NewFunction(c.call))
 	t.RawSetString("name", L.NewFunction(func(L *glua.LState) int {
 		c.resolve(L)
-		L.Push(glua.LString(c.cfg.Name))
+		L.Push(glua.LString(c.Config.Name))
 		return 1
 	}))
 	return t
@@ -120,31 +92,28 @@ func (m *modState) table(L *glua.LState, c *conn) *glua.LTable {
 // acquired on first use and cached; Env.Client shares it with every other
 // state, listener and generation that uses the same settings.
 type conn struct {
-	env      *lua.Env
-	cfg      lua.SinkConfig
-	resolved bool
-	client   goredis.UniversalClient
+	*lua.Conn
+	client goredis.UniversalClient
 }
 
 // resolve looks up the default sink on first use; a missing default is a
 // Lua error, since the script cannot do anything sensible without one.
+// After it, c.Config is set.
 func (c *conn) resolve(L *glua.LState) {
-	if c.resolved {
+	if c.Config != nil {
 		return
 	}
-	cfg, err := lua.SinkFor(c.env, kind, "")
-	if err != nil {
+	if _, err := c.Sink(); err != nil {
 		L.RaiseError("redis: %v", err)
 	}
-	c.cfg, c.resolved = cfg, true
 }
 
 // label is how errors and ops name the connection: redis[cache].
-func (c *conn) label() string { return "redis[" + c.cfg.Name + "]" }
+func (c *conn) label() string { return "redis[" + c.Config.Name + "]" }
 
 // writerKey is the Env.Writer key: one Writer, hence one pipeline, per
 // connection and batch.
-func (c *conn) writerKey() string { return "redis:" + c.cfg.Name }
+func (c *conn) writerKey() string { return "redis:" + c.Config.Name }
 
 // upper returns s in upper case without allocating when it already is;
 // command names reach Redis and error messages in upper case.

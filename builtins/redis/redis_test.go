@@ -11,6 +11,7 @@ import (
 
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
+	"github.com/moontide/moontide/engine/lua/luatest"
 )
 
 func TestWritesAreRecordedInCallOrderPerConnection(t *testing.T) {
@@ -159,7 +160,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{"a denied command", `redis.write("multi")`, []string{"bad argument #1", "MULTI is not allowed"}},
 		{"a denied call", `redis.call("SELECT", 2)`, []string{"bad argument #1", "SELECT is not allowed"}},
 		{"an unknown sink", `redis.conn("nope")`, []string{"bad argument #1", `no sink named "nope"`}},
-		{"a sink of another kind", `redis.conn("search")`, []string{"bad argument #1", `sink "search" is a es sink, not redis`}},
+		{"a sink of another kind", `redis.conn("search")`, []string{"bad argument #1", `sink "search" has type es, not redis`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,7 +172,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 
 func TestNoDefaultSinkIsAnErrorOnFirstUseOnly(t *testing.T) {
 	s := testSinks("127.0.0.1:1")
-	s.defs = nil
+	s.Defaults = nil
 	// require and a named connection work without a default ...
 	ops, err := exec(t, `local redis = require("redis"); redis.conn("cache").set("k", "v")`, options(s, true))
 	if err != nil || len(ops) != 1 {
@@ -212,7 +213,7 @@ return {name = "x", subscribe = {"a.b"}, handle = function() end}`
 
 func TestFlushToAnUnreachableServerFailsTheBatch(t *testing.T) {
 	// Port 1 on loopback refuses connections: no server needed.
-	l := loadListener(t, `local redis = require("redis")
+	l := luatest.LoadListener(t, `local redis = require("redis")
 return {name = "x", subscribe = {"shop.orders"}, handle = function(evs)
   for _, ev in ipairs(evs) do redis.set("k:" .. ev.key, ev.after.status) end
 end}`, options(testSinks("127.0.0.1:1"), false))

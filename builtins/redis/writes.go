@@ -188,7 +188,7 @@ func (c *conn) genericWrite(L *glua.LState) int {
 // record appends a command to the connection's Writer of the call in
 // progress; outside a call (a script's top level) it is a Lua error.
 func (c *conn) record(L *glua.LState, name string, cmd, args []any) {
-	w, err := c.env.Writer(c.writerKey(), func() lua.Writer { return &writer{c: c, ops: make([]op, 0, 64)} })
+	w, err := c.Env.Writer(c.writerKey(), func() lua.Writer { return &writer{c: c, ops: make([]op, 0, 64)} })
 	if err != nil {
 		L.RaiseError("redis.%s: %v", name, err)
 	}
@@ -218,7 +218,7 @@ func (w *writer) Ops() []lua.Op {
 		if args == nil {
 			args = o.cmd[1:]
 		}
-		out[i] = lua.Op{Module: kind, Sink: w.c.cfg.Name, Name: o.name, Args: args}
+		out[i] = lua.Op{Module: kind, Sink: w.c.Config.Name, Name: o.name, Args: args}
 	}
 	return out
 }
@@ -282,7 +282,7 @@ func (w *writer) Flush(ctx context.Context) error {
 		if !errors.As(cerr, &re) {
 			break // not a reply: the connection failed
 		}
-		ce := &CommandError{Sink: w.c.cfg.Name, Command: upper(text(w.ops[i].cmd[0])), Index: i + 1, Count: len(cmds), Err: cerr}
+		ce := &CommandError{Sink: w.c.Config.Name, Command: upper(text(w.ops[i].cmd[0])), Index: i + 1, Count: len(cmds), Err: cerr}
 		if len(w.ops[i].cmd) > 1 {
 			ce.Key = text(w.ops[i].cmd[1])
 		}

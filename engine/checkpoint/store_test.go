@@ -123,3 +123,26 @@ func TestIntegrationMySQLStore(t *testing.T) {
 		t.Fatalf("another name: got %v, want ErrNotFound", err)
 	}
 }
+
+func TestMemoryKeepsTheLastPositionAndOptionallyEvery(t *testing.T) {
+	ctx := context.Background()
+	var m Memory
+	if _, err := m.Load(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("empty store: %v, want ErrNotFound", err)
+	}
+	p1, p2 := Position{File: "f.000001", Pos: 4}, Position{File: "f.000001", Pos: 9}
+	_ = m.Save(ctx, p1)
+	_ = m.Save(ctx, p2)
+	if got, err := m.Load(ctx); err != nil || got != p2 || m.Last() != p2 {
+		t.Errorf("Load %v, %v; Last %v; want %v", got, err, m.Last(), p2)
+	}
+	if m.Saves() != nil {
+		t.Errorf("without History, Saves is %v", m.Saves())
+	}
+	h := Memory{History: true}
+	_ = h.Save(ctx, p1)
+	_ = h.Save(ctx, p2)
+	if got := h.Saves(); len(got) != 2 || got[0] != p1 || got[1] != p2 {
+		t.Errorf("Saves %v, want [%v %v]", got, p1, p2)
+	}
+}

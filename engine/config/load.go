@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/moontide/moontide/engine/hint"
 )
 
 // Load reads every *.yaml and *.yml file of dir in lexical order, expands
@@ -274,38 +277,15 @@ func unknownKey(key, path string, fields map[string]reflect.StructField) error {
 	}
 	known := sortedKeys(fields)
 	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
-	best, bestDist := "", len(key)/3+2 // a hint further off than this is noise
-	for _, k := range known {
-		d := editDistance(norm(k), norm(key))
-		if d < bestDist {
-			best, bestDist = k, d
-		}
+	normed := make([]string, len(known))
+	for i, k := range known {
+		normed[i] = norm(k)
 	}
-	if best != "" {
-		return fmt.Errorf("unknown key %q %s; did you mean %q?", key, where, best)
+	// A hint further off than a third of the key's length is noise.
+	if best, ok := hint.Closest(norm(key), normed, len(key)/3+1); ok {
+		return fmt.Errorf("unknown key %q %s; did you mean %q?", key, where, known[slices.Index(normed, best)])
 	}
 	return fmt.Errorf("unknown key %q %s; known keys: %s", key, where, strings.Join(known, ", "))
-}
-
-// editDistance is the Levenshtein distance, for did-you-mean hints.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 var yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -23,27 +23,27 @@ func AppendJSON(dst []byte, e *Event) ([]byte, error) {
 		return dst, errors.New("encoding event: no table")
 	}
 	dst = append(dst, `{"v":1,"id":`...)
-	dst = appendString(dst, e.ID)
+	dst = AppendJSONString(dst, e.ID)
 	dst = append(dst, `,"schema":`...)
-	dst = appendString(dst, t.Schema)
+	dst = AppendJSONString(dst, t.Schema)
 	dst = append(dst, `,"table":`...)
-	dst = appendString(dst, t.Name)
+	dst = AppendJSONString(dst, t.Name)
 	dst = append(dst, `,"action":"`...)
 	dst = append(dst, e.Action.String()...)
 	dst = append(dst, `","ts":`...)
 	dst = strconv.AppendInt(dst, e.TS, 10)
 	dst = append(dst, `,"pos":{"file":`...)
-	dst = appendString(dst, e.Pos.File)
+	dst = AppendJSONString(dst, e.Pos.File)
 	dst = append(dst, `,"pos":`...)
 	dst = strconv.AppendUint(dst, uint64(e.Pos.Pos), 10)
 	if e.Pos.GTID != "" {
 		dst = append(dst, `,"gtid":`...)
-		dst = appendString(dst, e.Pos.GTID)
+		dst = AppendJSONString(dst, e.Pos.GTID)
 	}
 	dst = append(dst, `},"version":`...)
 	dst = strconv.AppendUint(dst, e.Version, 10)
 	dst = append(dst, `,"tx":{"id":`...)
-	dst = appendString(dst, e.Tx.ID)
+	dst = AppendJSONString(dst, e.Tx.ID)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, e.Tx.Seq, 10)
 	dst = append(dst, `},"pk":[`...)
@@ -51,7 +51,7 @@ func AppendJSON(dst []byte, e *Event) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, t.Columns[p].Name)
+		dst = AppendJSONString(dst, t.Columns[p].Name)
 	}
 	dst = append(dst, `],"key":`...)
 	dst = appendText(dst, e.Key)
@@ -83,14 +83,14 @@ func AppendJSON(dst []byte, e *Event) ([]byte, error) {
 					dst = append(dst, ',')
 				}
 				first = false
-				dst = appendString(dst, t.Columns[i].Name)
+				dst = AppendJSONString(dst, t.Columns[i].Name)
 			}
 		}
 		dst = append(dst, ']')
 	}
 	if e.Action == DDL {
 		dst = append(dst, `,"ddl":`...)
-		dst = appendString(dst, e.Statement)
+		dst = AppendJSONString(dst, e.Statement)
 	}
 	return append(dst, '}'), nil
 }
@@ -101,9 +101,9 @@ func appendTypes(dst []byte, t *Table) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, c.Name)
+		dst = AppendJSONString(dst, c.Name)
 		dst = append(dst, ':')
-		dst = appendString(dst, c.Type)
+		dst = AppendJSONString(dst, c.Type)
 	}
 	return append(dst, '}')
 }
@@ -122,7 +122,7 @@ func appendRow(dst []byte, t *Table, row []Value) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, t.Columns[i].Name)
+		dst = AppendJSONString(dst, t.Columns[i].Name)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = appendValue(dst, v); err != nil {
@@ -145,22 +145,33 @@ func appendValue(dst []byte, v Value) ([]byte, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return dst, fmt.Errorf("float %v has no JSON form", f)
 		}
-		return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+		return AppendJSONFloat(dst, f), nil
 	case Bytes:
 		return appendBase64(dst, v.str), nil
 	default:
 		if !utf8.ValidString(v.str) {
 			return dst, fmt.Errorf("%s value is not valid UTF-8", v.kind)
 		}
-		return appendString(dst, v.str), nil
+		return AppendJSONString(dst, v.str), nil
 	}
+}
+
+// AppendJSONFloat writes a finite float as a JSON number in the shortest
+// form that reads back to the same float64, positional between 1e-6 and
+// 1e21 and in exponent form outside, as JavaScript and encoding/json print
+// numbers, so 1234567.5 stays 1234567.5 for whoever reads the JSON.
+func AppendJSONFloat(dst []byte, f float64) []byte {
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
 // appendText writes s as a JSON string when it is valid UTF-8, else marked
 // as bytes.
 func appendText(dst []byte, s string) []byte {
 	if utf8.ValidString(s) {
-		return appendString(dst, s)
+		return AppendJSONString(dst, s)
 	}
 	return appendBase64(dst, s)
 }
@@ -173,15 +184,28 @@ func appendBase64(dst []byte, s string) []byte {
 	return append(dst, `"}`...)
 }
 
-// appendString writes s as a JSON string. s must be valid UTF-8; callers
-// check where it may not be.
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s to dst as a JSON string. It escapes what JSON
+// requires (quote, backslash, control characters) and U+2028 and U+2029,
+// which JSON allows raw but JavaScript source does not (encoding/json
+// escapes them too); it does not escape <, > and &, since the text goes to
+// sinks and logs, not into HTML. Bytes that are not UTF-8 are copied as they
+// are, which is not valid JSON: callers check UTF-8 where text may not be.
+// It is the one JSON string writer of moontide; builtins reach it through
+// engine/lua's JSON encoder.
+func AppendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
+			// U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+			if c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[s[i+2]&0xf])
+				i += 2
+				start = i + 1
+			}
 			continue
 		}
 		dst = append(dst, s[start:i]...)

@@ -1,7 +1,10 @@
 package event
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -247,4 +250,37 @@ func FuzzDecode(f *testing.F) {
 		compareRows(t, "after", e2.After, e.After)
 		compareRows(t, "before", e2.Before, e.Before)
 	})
+}
+
+func TestAppendJSONStringEscapesLikeEncodingJSONWithoutHTML(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+		"h\u00e9llo \U0001F600", "<a href='x'>&</a>", "line\u2028para\u2029end", "\u2028", "x\u2029",
+		"\u2027 is not a separator", "ends in \u2029",
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendJSONString([]byte("x"), s)); got != "x"+strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("AppendJSONString(%q) = %s, want x%s", s, got, want.String())
+		}
+	}
+}
+
+func TestAppendJSONFloatWritesNumbersAsJavaScriptDoes(t *testing.T) {
+	for f, want := range map[float64]string{
+		1234567.5: "1234567.5", 0.1: "0.1", -2.5: "-2.5", 1e20: "100000000000000000000",
+		1e21: "1e+21", 1e-7: "1e-07", 0.000001: "0.000001", 0: "0", 1.7976931348623157e308: "1.7976931348623157e+308",
+	} {
+		got := string(AppendJSONFloat(nil, f))
+		if got != want {
+			t.Errorf("AppendJSONFloat(%v) = %s, want %s", f, got, want)
+		}
+		if back, err := strconv.ParseFloat(got, 64); err != nil || back != f {
+			t.Errorf("%s reads back as %v (%v), want %v", got, back, err, f)
+		}
+	}
 }

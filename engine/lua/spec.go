@@ -13,6 +13,7 @@ import (
 
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/hint"
 )
 
 // The fields a listener script's table may hold (docs/scripts.md).
@@ -276,31 +277,6 @@ func describe(v glua.LValue) string {
 // suggest returns the known name closest to s, if it is close enough to be
 // a typo.
 func suggest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
+	best, _ := hint.Closest(s, known, 2)
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -21,35 +21,6 @@ const waitFor = 10 * time.Second
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// memStore is an in-memory checkpoint.Store that records every save.
-type memStore struct {
-	mu    sync.Mutex
-	saves []checkpoint.Position
-}
-
-func (m *memStore) Load(context.Context) (checkpoint.Position, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.saves) == 0 {
-		return checkpoint.Position{}, checkpoint.ErrNotFound
-	}
-	return m.saves[len(m.saves)-1], nil
-}
-
-func (m *memStore) Save(_ context.Context, p checkpoint.Position) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.saves = append(m.saves, p)
-	return nil
-}
-
-func (m *memStore) Close() error { return nil }
-
-func (m *memStore) last() checkpoint.Position {
-	p, _ := m.Load(context.Background())
-	return p
-}
-
 var (
 	tablesMu sync.Mutex
 	tables   = map[string]*event.Table{}
@@ -188,7 +159,7 @@ func listenerStatus(tr *Transport, name string) ListenerStatus {
 }
 
 func TestTransportSavesOnlyPositionsEveryListenerHasPassed(t *testing.T) {
-	store := &memStore{}
+	store := &checkpoint.Memory{History: true}
 	tr := newTransport(t, store)
 	ctx := context.Background()
 	fast, slow := newLog(), newLog()
@@ -214,7 +185,7 @@ func TestTransportSavesOnlyPositionsEveryListenerHasPassed(t *testing.T) {
 	if err := tr.save(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if p := store.last(); !p.IsZero() {
+	if p := store.Last(); !p.IsZero() {
 		t.Fatalf("saved %s while the slow listener has finished nothing", p)
 	}
 
@@ -223,27 +194,26 @@ func TestTransportSavesOnlyPositionsEveryListenerHasPassed(t *testing.T) {
 	if err := tr.save(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if p := store.last(); p != pos(100) {
+	if p := store.Last(); p != pos(100) {
 		t.Fatalf("saved %s, want %s: transaction 2 is not finished by the slow listener", p, pos(100))
 	}
 
 	stop := run(t, tr)
 	tokens <- struct{}{}
-	waitUntil(t, "the position of transaction 2 to be saved", func() bool { return store.last() == pos(200) })
+	waitUntil(t, "the position of transaction 2 to be saved", func() bool { return store.Last() == pos(200) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	store.mu.Lock()
-	defer store.mu.Unlock()
-	for i := 1; i < len(store.saves); i++ {
-		if store.saves[i].Pos <= store.saves[i-1].Pos {
-			t.Errorf("saves went back or repeated: %v", store.saves)
+	saves := store.Saves()
+	for i := 1; i < len(saves); i++ {
+		if saves[i].Pos <= saves[i-1].Pos {
+			t.Errorf("saves went back or repeated: %v", saves)
 		}
 	}
 }
 
 func TestTransportIsNotHeldBackByAListenerWithNothingToDo(t *testing.T) {
-	store := &memStore{}
+	store := &checkpoint.Memory{}
 	tr := newTransport(t, store)
 	run(t, tr)
 	busy, idle := newLog(), newLog()
@@ -258,14 +228,14 @@ func TestTransportIsNotHeldBackByAListenerWithNothingToDo(t *testing.T) {
 		mustEvent(t, tr, ev("orders", fmt.Sprint(i%5), i))
 		mustCommit(t, tr, pos(i+1))
 	}
-	waitUntil(t, "the last position to be saved", func() bool { return store.last() == pos(50) })
+	waitUntil(t, "the last position to be saved", func() bool { return store.Last() == pos(50) })
 	if idle.count() != 0 {
 		t.Errorf("the idle listener handled %d events of tables it does not subscribe", idle.count())
 	}
 }
 
 func TestTransportWithoutListenersSavesEveryBoundary(t *testing.T) {
-	store := &memStore{}
+	store := &checkpoint.Memory{}
 	tr := newTransport(t, store)
 	stop := run(t, tr)
 	mustEvent(t, tr, ev("orders", "1", 0))
@@ -273,13 +243,13 @@ func TestTransportWithoutListenersSavesEveryBoundary(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if p := store.last(); p != pos(7) {
+	if p := store.Last(); p != pos(7) {
 		t.Errorf("saved %s, want %s", p, pos(7))
 	}
 }
 
 func TestTransportStopSavesTheFinalPosition(t *testing.T) {
-	store := &memStore{}
+	store := &checkpoint.Memory{}
 	tr := New(store, Options{
 		SaveInterval: time.Hour, // only the save on stop can write
 		Logger:       quiet,
@@ -301,7 +271,7 @@ func TestTransportStopSavesTheFinalPosition(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if p := store.last(); p != pos(100) {
+	if p := store.Last(); p != pos(100) {
 		t.Errorf("saved %s on stop, want %s", p, pos(100))
 	}
 	if l.count() != 100 {
@@ -316,7 +286,7 @@ func TestTransportStopSavesTheFinalPosition(t *testing.T) {
 // while events flow, and checks that every event reached each listener that
 // subscribed to it exactly once and in order per key.
 func TestTransportReloadsUnderLoad(t *testing.T) {
-	store := &memStore{}
+	store := &checkpoint.Memory{}
 	tr := newTransport(t, store)
 	stop := run(t, tr)
 	ctx := context.Background()
@@ -380,7 +350,7 @@ func TestTransportReloadsUnderLoad(t *testing.T) {
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the last position to be saved", func() bool { return store.last() == pos(n) })
+	waitUntil(t, "the last position to be saved", func() bool { return store.Last() == pos(n) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +391,7 @@ func TestTransportReloadsUnderLoad(t *testing.T) {
 }
 
 func TestTransportApplyRejectsABadSpecBeforeChangingAnything(t *testing.T) {
-	tr := newTransport(t, &memStore{})
+	tr := newTransport(t, &checkpoint.Memory{})
 	run(t, tr)
 	l := newLog()
 	if err := tr.Add(context.Background(), dispatch.Listener{Spec: spec("a", "shop.*"), Handler: l.handler(nil)}); err != nil {

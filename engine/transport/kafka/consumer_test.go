@@ -47,7 +47,7 @@ func (r *recorder) count() int {
 // publish writes n insert events of shop.orders through a Producer.
 func publish(t *testing.T, ctx context.Context, brokers []string, topics *Topics, from, n int) {
 	t.Helper()
-	p, err := NewProducer(ProducerOptions{Brokers: brokers, Topics: topics, Store: &memStore{}})
+	p, err := NewProducer(ProducerOptions{Brokers: brokers, Topics: topics, Store: &checkpoint.Memory{}})
 	if err != nil {
 		t.Fatal(err)
 	}

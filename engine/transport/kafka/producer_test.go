@@ -1,9 +1,7 @@
 package kafka
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,36 +12,12 @@ import (
 	"github.com/moontide/moontide/internal/testenv"
 )
 
-// memStore is a checkpoint.Store in memory that remembers every save.
-type memStore struct {
-	mu    sync.Mutex
-	saves []checkpoint.Position
-}
-
-func (m *memStore) Load(context.Context) (checkpoint.Position, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.saves) == 0 {
-		return checkpoint.Position{}, checkpoint.ErrNotFound
-	}
-	return m.saves[len(m.saves)-1], nil
-}
-
-func (m *memStore) Save(_ context.Context, p checkpoint.Position) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.saves = append(m.saves, p)
-	return nil
-}
-
-func (m *memStore) Close() error { return nil }
-
 func TestIntegrationProducerSavesOnlyAcknowledgedPositions(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	ctx := testenv.Context(t, 0)
 	prefix := testenv.UniqueName(t, "prod")
 	topics := NewTopics(brokers, prefix, "", 3, 1)
-	store := &memStore{}
+	store := &checkpoint.Memory{}
 	p, err := NewProducer(ProducerOptions{Brokers: brokers, Topics: topics, Store: store, ChunkSize: 7})
 	if err != nil {
 		t.Fatal(err)
