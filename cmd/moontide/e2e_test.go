@@ -503,3 +503,14 @@ func TestIntegrationTwoDispatchProcessesHandOverWithoutLoss(t *testing.T) {
 	b.stop()
 	capture.stop()
 }
+
+func TestIntegrationRunOverKafkaReplicates(t *testing.T) {
+	e := newE2E(t, true)
+	ctx := testenv.Context(t, 5*time.Minute)
+	p := e.startProc("run") // capture and dispatch in one process, through Kafka
+	if err := e.workload(ctx, 500); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	e.converge(ctx, e.expectedIDs(ctx))
+	p.stop()
+}
