@@ -38,40 +38,26 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-mysql-org/go-mysql/replication"
-	_ "github.com/go-sql-driver/mysql"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/moontide/moontide/bench/internal/backlog"
 	_ "github.com/moontide/moontide/builtins/all"
 	"github.com/moontide/moontide/engine/capture"
 	"github.com/moontide/moontide/engine/checkpoint"
-	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/dispatch"
-	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/lua"
 	"github.com/moontide/moontide/engine/transport/embedded"
 )
-
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func main() {
 	if err := run(); err != nil {
@@ -82,17 +68,16 @@ func main() {
 // run parses the flags, writes the backlog and runs the passes; the
 // database is dropped however it ends.
 func run() error {
-	dsnFlag := flag.String("dsn", os.Getenv("MOONTIDE_SOURCE_DSN"), "source mysql:// URL (default $MOONTIDE_SOURCE_DSN)")
+	var src backlog.Flags
+	src.Register(flag.CommandLine)
 	redisAddr := flag.String("redis", os.Getenv("MOONTIDE_REDIS_ADDR"), "Redis host:port (default $MOONTIDE_REDIS_ADDR)")
-	rows := flag.Int("rows", 1_000_000, "rows in the backlog")
-	chunk := flag.Int("chunk", 1000, "rows per INSERT statement (one transaction each)")
 	runs := flag.Int("runs", 1, "runs; each reads the backlog raw and once per variant")
 	variants := flag.String("variants", "go-noop,lua-noop,lua-json,demo", "pipeline passes per run, in order: go-noop, lua-noop, lua-json, demo")
 	scripts := flag.String("scripts", "scripts", "the scripts directory holding demo_cache.lua and lib/")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the first pass of -profile-variant to this file")
 	profileVariant := flag.String("profile-variant", "demo", "the variant -cpuprofile profiles")
 	flag.Parse()
-	if *dsnFlag == "" || *redisAddr == "" {
+	if src.DSN == "" || *redisAddr == "" {
 		return errors.New("no source or Redis: pass -dsn and -redis or eval \"$(dev/services.sh env)\"")
 	}
 	vs := strings.Split(*variants, ",")
@@ -105,74 +90,49 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	dsn, err := config.ParseMySQLDSN(*dsnFlag)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	db, err := sql.Open("mysql", dsn.DriverDSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rdb := goredis.NewClient(&goredis.Options{Addr: *redisAddr})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("reaching redis: %w", err)
 	}
 
-	bl, err := writeBacklog(ctx, db, *rows, *chunk)
-	if bl.schema != "" {
-		defer exec(ctx, db, "DROP DATABASE IF EXISTS `"+bl.schema+"`")
-	}
+	bl, err := src.Write(ctx)
 	if err != nil {
 		return err
 	}
+	defer bl.Drop(ctx)
+	fmt.Printf("backlog: %s\n", bl)
 
-	p := pipeline{dsn: dsn, bl: bl, redis: rdb, redisAddr: *redisAddr, demo: demo}
+	p := pipeline{bl: bl, redis: rdb, redisAddr: *redisAddr, demo: demo}
 	profiled := *cpuprofile == ""
 	for i := 1; i <= *runs; i++ {
-		fmt.Printf("run %d: load average %s\n", i, loadavg())
-		raw, err := rawRate(ctx, dsn, bl)
+		fmt.Printf("run %d: load average %s\n", i, backlog.LoadAvg())
+		raw, err := bl.RawDecode(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("run %d: %-9s %9.0f rows/s  (%s)\n", i, "raw", raw.rate(), raw)
+		fmt.Printf("run %d: %-9s %9.0f rows/s  (%s)\n", i, "raw", raw.Rate(), raw)
 		for _, v := range vs {
 			var stop func() error
 			if !profiled && v == *profileVariant {
 				profiled = true
-				if stop, err = startProfile(*cpuprofile); err != nil {
+				if stop, err = backlog.StartCPUProfile(*cpuprofile); err != nil {
 					return err
 				}
 			}
-			m, err := p.pass(ctx, v, fmt.Sprintf("%s:r%d:", bl.schema, i))
+			m, err := p.pass(ctx, v, fmt.Sprintf("%s:r%d:", bl.Schema, i))
 			if stop != nil {
 				err = errors.Join(err, stop())
 			}
 			if err != nil {
 				return fmt.Errorf("variant %s: %w", v, err)
 			}
-			fmt.Printf("run %d: %-9s %9.0f rows/s  (%s)  ratio to raw %.2f\n", i, v, m.rate(), m, m.rate()/raw.rate())
+			fmt.Printf("run %d: %-9s %9.0f rows/s  (%s)  ratio to raw %.2f\n", i, v, m.Rate(), m, m.Rate()/raw.Rate())
 		}
-		fmt.Printf("run %d: load average %s\n", i, loadavg())
+		fmt.Printf("run %d: load average %s\n", i, backlog.LoadAvg())
 	}
 	return nil
-}
-
-func startProfile(path string) (func() error, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
 }
 
 // The demo listener's files, and the two strings the bench rewrites.
@@ -219,8 +179,7 @@ var handles = map[string]string{
 
 // pipeline holds what every pass shares.
 type pipeline struct {
-	dsn       config.MySQLDSN
-	bl        backlog
+	bl        backlog.Backlog
 	redis     *goredis.Client
 	redisAddr string
 	demo      demoScripts
@@ -228,25 +187,25 @@ type pipeline struct {
 
 // pass runs the embedded pipeline over the backlog once with the given
 // listener variant and checks that nothing was dropped.
-func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (measure, error) {
-	table := p.bl.schema + "." + p.bl.table
+func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (backlog.Measure, error) {
+	table := p.bl.Schema + "." + p.bl.Table
 	var ls []dispatch.Listener
-	var counter *counter
+	var counter *backlog.Counter
 	if variant == "go-noop" {
-		counter = newCounter(p.bl.rows)
+		counter = backlog.NewCounter(p.bl.Rows)
 		ls = []dispatch.Listener{{Spec: dispatch.Spec{Name: "go-noop", Subscribe: []string{table}, Batch: 500, Workers: 2}, Handler: counter}}
 	} else {
 		dir, err := os.MkdirTemp("", "moontide-bench-e2e")
 		if err != nil {
-			return measure{}, err
+			return backlog.Measure{}, err
 		}
 		defer os.RemoveAll(dir)
 		if err := p.writeScripts(dir, variant, table, keyPrefix); err != nil {
-			return measure{}, err
+			return backlog.Measure{}, err
 		}
-		gen, err := lua.Load(dir, lua.Options{Logger: discard, Sinks: sinks{p.redisAddr}})
+		gen, err := lua.Load(dir, lua.Options{Logger: backlog.Discard, Sinks: sinks{p.redisAddr}})
 		if err != nil {
-			return measure{}, err
+			return backlog.Measure{}, err
 		}
 		defer gen.Close()
 		gen.Adopt(nil)
@@ -255,31 +214,24 @@ func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (measure,
 		}
 	}
 
-	tr := embedded.New(&memStore{}, embedded.Options{Runner: dispatch.RunnerOptions{Logger: discard}, Logger: discard})
+	tr := embedded.New(&checkpoint.Memory{}, embedded.Options{Runner: dispatch.RunnerOptions{Logger: backlog.Discard}, Logger: backlog.Discard})
 	trCtx, trCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer trCancel()
 	trDone := make(chan error, 1)
 	go func() { trDone <- tr.Run(trCtx) }()
 	if err := tr.Apply(ctx, ls); err != nil {
 		trCancel()
-		return measure{}, errors.Join(err, <-trDone)
+		return backlog.Measure{}, errors.Join(err, <-trDone)
 	}
 
 	capCtx, capCancel := context.WithCancel(ctx)
 	defer capCancel()
-	sw := start()
+	sw := backlog.Start()
 	errc := make(chan error, 1)
-	go func() {
-		errc <- capture.Run(capCtx, capture.Options{
-			DSN: p.dsn, Flavor: "mariadb", ServerID: 300000 + rand.Uint32N(1<<30),
-			Start:   fmt.Sprintf("%s:%d", p.bl.file, p.bl.pos),
-			Include: []string{p.bl.schema + ".*"},
-			Logger:  discard,
-		}, tr)
-	}()
-	end, err := waitFor(errc, func() bool { return p.bl.reached(tr.Status().Safe) })
+	go func() { errc <- capture.Run(capCtx, p.bl.CaptureOptions(), tr) }()
+	end, err := backlog.WaitFor(errc, 5*time.Millisecond, func() bool { return p.bl.Reached(tr.Status().Safe) })
 	st := tr.Status()
-	m := sw.measure(int(st.Seq), end)
+	m := sw.Measure(int(st.Seq), end)
 	capCancel()
 	if err == nil {
 		err = <-errc
@@ -288,13 +240,13 @@ func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (measure,
 	if err = errors.Join(err, <-trDone); err != nil {
 		return m, err
 	}
-	if m.rows != p.bl.rows {
-		return m, fmt.Errorf("the transport received %d events, want %d", m.rows, p.bl.rows)
+	if m.Rows != p.bl.Rows {
+		return m, fmt.Errorf("the transport received %d events, want %d", m.Rows, p.bl.Rows)
 	}
 	switch variant {
 	case "go-noop":
-		if n := counter.distinct.Load(); n != int64(p.bl.rows) {
-			return m, fmt.Errorf("the handler saw %d distinct rows, want %d", n, p.bl.rows)
+		if n := counter.Distinct(); n != int64(p.bl.Rows) {
+			return m, fmt.Errorf("the handler saw %d distinct rows, want %d", n, p.bl.Rows)
 		}
 	case "demo":
 		return m, p.checkRedis(ctx, keyPrefix)
@@ -336,12 +288,12 @@ func (p pipeline) checkRedis(ctx context.Context, prefix string) error {
 		Note   string `json:"note"`
 		Status string `json:"status"`
 	}
-	last := fmt.Sprintf("%sitem:%d", prefix, p.bl.rows)
+	last := fmt.Sprintf("%sitem:%d", prefix, p.bl.Rows)
 	s, err := p.redis.Get(ctx, last).Result()
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", last, err)
 	}
-	if err := json.Unmarshal([]byte(s), &v); err != nil || v.ID != uint64(p.bl.rows) || v.Note != fmt.Sprintf("note %d", p.bl.rows) {
+	if err := json.Unmarshal([]byte(s), &v); err != nil || v.ID != uint64(p.bl.Rows) || v.Note != fmt.Sprintf("note %d", p.bl.Rows) {
 		return fmt.Errorf("%s holds %s, not the last row (%v)", last, s, err)
 	}
 	n := 0
@@ -361,8 +313,8 @@ func (p pipeline) checkRedis(ctx context.Context, prefix string) error {
 			break
 		}
 	}
-	if n != p.bl.rows {
-		return fmt.Errorf("redis holds %d keys %sitem:*, want %d", n, prefix, p.bl.rows)
+	if n != p.bl.Rows {
+		return fmt.Errorf("redis holds %d keys %sitem:*, want %d", n, prefix, p.bl.Rows)
 	}
 	return nil
 }
@@ -380,224 +332,3 @@ func (s sinks) Sink(name string) (any, bool) {
 
 // Default names cache for redis.
 func (s sinks) Default(kind string) (string, bool) { return "cache", kind == "redis" }
-
-// counter is a dispatch.Handler that records which rows it saw, by id.
-type counter struct {
-	seen     []atomic.Bool
-	distinct atomic.Int64
-}
-
-func newCounter(rows int) *counter { return &counter{seen: make([]atomic.Bool, rows+1)} }
-
-// Handle counts each distinct row id of the batch once.
-func (c *counter) Handle(_ context.Context, _ int, batch []*event.Event) error {
-	for _, e := range batch {
-		if e.Action == event.DDL || len(e.After) == 0 {
-			continue
-		}
-		if id := e.After[0].Uint(); id < uint64(len(c.seen)) && c.seen[id].CompareAndSwap(false, true) {
-			c.distinct.Add(1)
-		}
-	}
-	return nil
-}
-
-// backlog is the bench table's binlog range.
-type backlog struct {
-	schema, table string
-	rows          int
-	file, endFile string
-	pos, endPos   uint32
-}
-
-// writeBacklog creates a fresh database with one table and fills it with
-// rows rows in chunk-row INSERT transactions, one connection, as
-// bench/capture does.
-func writeBacklog(ctx context.Context, db *sql.DB, rows, chunk int) (backlog, error) {
-	bl := backlog{schema: fmt.Sprintf("moontide_bench_%08x", rand.Uint32()), table: "items", rows: rows}
-	if err := exec(ctx, db, "CREATE DATABASE `"+bl.schema+"`"); err != nil {
-		return backlog{}, err
-	}
-	err := exec(ctx, db, "CREATE TABLE `"+bl.schema+"`.items (id BIGINT UNSIGNED PRIMARY KEY, customer INT NOT NULL, "+
-		"status ENUM('new','paid','shipped') NOT NULL, amount DECIMAL(12,2) NOT NULL, note VARCHAR(64), created DATETIME(6) NOT NULL, flag TINYINT NOT NULL)")
-	if err != nil {
-		return bl, err
-	}
-	if bl.file, bl.pos, err = position(ctx, db); err != nil {
-		return bl, err
-	}
-	began := time.Now()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return bl, err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION max_recursive_iterations = 100000000"); err != nil {
-		return bl, err
-	}
-	for lo := 1; lo <= rows; lo += chunk {
-		hi := min(lo+chunk-1, rows)
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO `%s`.items WITH RECURSIVE s(n) AS (SELECT %d UNION ALL SELECT n+1 FROM s WHERE n < %d) "+
-			"SELECT n, n %% 5000, ELT(1 + n %% 3, 'new', 'paid', 'shipped'), n / 7, CONCAT('note ', n), '2024-05-01 12:00:00.123456', n %% 2 FROM s", bl.schema, lo, hi)); err != nil {
-			return bl, err
-		}
-	}
-	if bl.endFile, bl.endPos, err = position(ctx, db); err != nil {
-		return bl, err
-	}
-	took := time.Since(began)
-	fmt.Printf("backlog: %d rows in %d-row transactions into %s.items written in %s (%.0f rows/s), %s:%d .. %s:%d\n",
-		rows, chunk, bl.schema, took.Round(time.Millisecond), float64(rows)/took.Seconds(),
-		bl.file, bl.pos, bl.endFile, bl.endPos)
-	return bl, nil
-}
-
-// reached reports whether p is at or past the backlog's end.
-func (bl backlog) reached(p checkpoint.Position) bool {
-	return p.File > bl.endFile || p.File == bl.endFile && p.Pos >= bl.endPos
-}
-
-// measure is one pass's result.
-type measure struct {
-	rows int
-	wall time.Duration
-	cpu  time.Duration // user+system of this process
-}
-
-func (m measure) rate() float64 { return float64(m.rows) / m.wall.Seconds() }
-
-func (m measure) String() string {
-	return fmt.Sprintf("%d rows in %s, %.2f CPU s of this process", m.rows, m.wall.Round(time.Millisecond), m.cpu.Seconds())
-}
-
-// stopwatch takes wall and process CPU time together.
-type stopwatch struct {
-	wall time.Time
-	cpu  time.Duration
-}
-
-func start() stopwatch { return stopwatch{time.Now(), cpuTime()} }
-
-func (s stopwatch) measure(rows int, end time.Time) measure {
-	return measure{rows: rows, wall: end.Sub(s.wall), cpu: cpuTime() - s.cpu}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rawRate reads the backlog with a bare BinlogSyncer, letting go-mysql
-// decode every row, and counts the rows of the bench table.
-func rawRate(ctx context.Context, dsn config.MySQLDSN, bl backlog) (measure, error) {
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID: 300000 + rand.Uint32N(1<<30), Flavor: mysql.MariaDBFlavor,
-		Host: dsn.Host, Port: uint16(dsn.Port), User: dsn.User, Password: dsn.Password,
-		Logger: discard,
-	})
-	defer syncer.Close()
-	sw := start()
-	file := bl.file
-	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: bl.pos})
-	if err != nil {
-		return measure{}, err
-	}
-	n := 0
-	for {
-		ev, err := streamer.GetEvent(ctx)
-		if err != nil {
-			return measure{}, err
-		}
-		switch e := ev.Event.(type) {
-		case *replication.RowsEvent:
-			if string(e.Table.Schema) == bl.schema {
-				n += len(e.Rows)
-			}
-		case *replication.RotateEvent:
-			file = string(e.NextLogName)
-		case *replication.XIDEvent:
-			if bl.reached(checkpoint.Position{File: file, Pos: ev.Header.LogPos}) {
-				m := sw.measure(n, time.Now())
-				if n != bl.rows {
-					return m, fmt.Errorf("raw read %d rows, want %d", n, bl.rows)
-				}
-				return m, nil
-			}
-		}
-	}
-}
-
-// waitFor polls done every 5ms until it holds, and returns when it did; an
-// error (or nil: the stage ended) from errc first is a failure.
-func waitFor(errc <-chan error, done func() bool) (time.Time, error) {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case err := <-errc:
-			if err == nil {
-				err = errors.New("stopped before the end of the backlog")
-			}
-			return time.Time{}, err
-		case <-t.C:
-			if done() {
-				return time.Now(), nil
-			}
-		}
-	}
-}
-
-// memStore is a checkpoint.Store in memory.
-type memStore struct {
-	mu  sync.Mutex
-	pos checkpoint.Position
-}
-
-// Load returns the saved position, or checkpoint.ErrNotFound.
-func (s *memStore) Load(context.Context) (checkpoint.Position, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pos.IsZero() {
-		return s.pos, checkpoint.ErrNotFound
-	}
-	return s.pos, nil
-}
-
-// Save keeps p.
-func (s *memStore) Save(_ context.Context, p checkpoint.Position) error {
-	s.mu.Lock()
-	s.pos = p
-	s.mu.Unlock()
-	return nil
-}
-
-// Close does nothing.
-func (s *memStore) Close() error { return nil }
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func position(ctx context.Context, db *sql.DB) (string, uint32, error) {
-	var file string
-	var pos uint32
-	var a, b sql.NullString
-	err := db.QueryRowContext(ctx, "SHOW MASTER STATUS").Scan(&file, &pos, &a, &b)
-	return file, pos, err
-}
-
-func exec(ctx context.Context, db *sql.DB, q string) error {
-	_, err := db.ExecContext(ctx, q)
-	return err
-}
