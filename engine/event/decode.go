@@ -1000,26 +1000,14 @@ func (d *Decoder) checkShape(e *Event, w *wire) error {
 	return nil
 }
 
-// keyMatches reports whether MakeKey(t, row) == key, without building the
-// key when it is one string column.
+// keyMatches reports whether MakeKey(t, row) == key without building the
+// key.
 func keyMatches(t *Table, row []Value, key string) bool {
-	switch len(t.PK) {
-	case 0:
-		return key == ""
-	case 1:
-		if v := row[t.PK[0]]; v.kind != Int && v.kind != Uint && v.kind != Float {
-			return v.str == key
-		}
+	if s, ok := singleTextKey(t, row); ok {
+		return s == key
 	}
 	var buf [64]byte
-	b := buf[:0]
-	for i, p := range t.PK {
-		if i > 0 {
-			b = append(b, KeySep...)
-		}
-		b = row[p].AppendText(b)
-	}
-	return string(b) == key
+	return string(appendKey(buf[:0], t, row)) == key
 }
 
 // table returns the Table the message describes, from the cache when the

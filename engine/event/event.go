@@ -167,24 +167,32 @@ func (e *Event) Row() []Value {
 
 // MakeKey builds Event.Key from a row image.
 func MakeKey(t *Table, row []Value) string {
-	switch len(t.PK) {
-	case 0:
-		return ""
-	case 1:
-		v := row[t.PK[0]]
-		if v.kind != Int && v.kind != Uint && v.kind != Float {
-			return v.str
-		}
+	if s, ok := singleTextKey(t, row); ok {
+		return s // no copy: the value's text is the key
 	}
 	var buf [64]byte
-	b := buf[:0]
+	return string(appendKey(buf[:0], t, row))
+}
+
+// singleTextKey returns the key of a table whose primary key is one column
+// holding text (or bytes): that text as it is.
+func singleTextKey(t *Table, row []Value) (string, bool) {
+	if len(t.PK) != 1 {
+		return "", false
+	}
+	v := row[t.PK[0]]
+	return v.str, v.kind != Int && v.kind != Uint && v.kind != Float
+}
+
+// appendKey appends the primary-key values joined with KeySep.
+func appendKey(dst []byte, t *Table, row []Value) []byte {
 	for i, p := range t.PK {
 		if i > 0 {
-			b = append(b, KeySep...)
+			dst = append(dst, KeySep...)
 		}
-		b = row[p].AppendText(b)
+		dst = row[p].AppendText(dst)
 	}
-	return string(b)
+	return dst
 }
 
 // Version layout: 20 bits of binlog file sequence number, 32 bits of
