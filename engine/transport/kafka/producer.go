@@ -50,9 +50,9 @@ type ProducerOptions struct {
 	// before sending it. Small, so a trickle of changes is not delayed; the
 	// writer never waits for it once a batch is full. The default is 5ms.
 	Linger time.Duration
-	// MaxInFlight bounds the messages written but not yet acknowledged;
-	// past it Event blocks, which stops the binlog reader. The default is
-	// 100,000.
+	// MaxInFlight bounds the messages from the oldest unacknowledged one
+	// to the newest; past it Event blocks, which stops the binlog reader.
+	// The default is 100,000, and at least twice ChunkSize.
 	MaxInFlight int
 	// SaveInterval is how often the acknowledged position is saved. The
 	// default is 500ms.
@@ -70,6 +70,8 @@ func (o *ProducerOptions) setDefaults() {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 100_000
 	}
+	// A chunk holds its slots until it is handed to the writer.
+	o.MaxInFlight = max(o.MaxInFlight, 2*o.ChunkSize)
 	if o.SaveInterval <= 0 {
 		o.SaveInterval = 500 * time.Millisecond
 	}
@@ -87,6 +89,13 @@ func (o *ProducerOptions) setDefaults() {
 // partition in any order, so the Producer numbers every message and keeps a
 // low-water mark: the first message not yet acknowledged. A position is
 // saved when the low-water mark passes the last message before it.
+//
+// The window of numbers between the low-water mark and the next message is
+// bounded by MaxInFlight: a slot is taken per message and given back only
+// when the mark passes it, not when its own partition acknowledges it. One
+// slow partition therefore stops the reader after MaxInFlight messages even
+// while the others run ahead, and the ring of acknowledgements, indexed by
+// number modulo its size, never holds two live numbers in one entry.
 type Producer struct {
 	opts   ProducerOptions
 	writer *kafkago.Writer
@@ -96,16 +105,35 @@ type Producer struct {
 	slots chan struct{}
 
 	mu       sync.Mutex
-	acked    []bool // ring of MaxInFlight entries, indexed by sequence
-	low      uint64 // every message below low is acknowledged
+	win      window
 	pending  []pendingCommit
 	safe     checkpoint.Position
 	saved    checkpoint.Position
 	failed   error
+	failedCh chan struct{} // closed with the first failure
 	lastSize int
 
 	stop chan struct{}
 	done chan struct{}
+}
+
+// window tracks acknowledgements of numbered messages arriving in any order.
+type window struct {
+	acked []bool // ring indexed by sequence number modulo its length
+	low   uint64 // every message below low is acknowledged
+}
+
+// ack records seq and returns how far the low-water mark moved. seq must
+// lie in [low, low+len(acked)).
+func (w *window) ack(seq uint64) uint64 {
+	n := uint64(len(w.acked))
+	w.acked[seq%n] = true
+	from := w.low
+	for w.acked[w.low%n] {
+		w.acked[w.low%n] = false
+		w.low++
+	}
+	return w.low - from
 }
 
 type pendingCommit struct {
@@ -123,7 +151,8 @@ func NewProducer(opts ProducerOptions) (*Producer, error) {
 	p := &Producer{
 		opts:     opts,
 		slots:    make(chan struct{}, opts.MaxInFlight),
-		acked:    make([]bool, opts.MaxInFlight),
+		win:      window{acked: make([]bool, opts.MaxInFlight)},
+		failedCh: make(chan struct{}),
 		lastSize: 512,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -163,6 +192,8 @@ func (p *Producer) Event(ctx context.Context, e *event.Event) error {
 	key = append(append(append(append(append(key, e.Table.Schema...), '.'), e.Table.Name...), '/'), e.Key...)
 	select {
 	case p.slots <- struct{}{}:
+	case <-p.failedCh:
+		return p.err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -181,7 +212,7 @@ func (p *Producer) Commit(ctx context.Context, pos checkpoint.Position) error {
 		return err
 	}
 	p.mu.Lock()
-	if p.low == p.next {
+	if p.win.low == p.next {
 		p.safe = pos
 	} else {
 		p.pending = append(p.pending, pendingCommit{end: p.next, pos: pos})
@@ -207,34 +238,30 @@ func (p *Producer) flush(ctx context.Context) error {
 
 // completed runs on the writer's goroutines when a partition batch is done.
 func (p *Producer) completed(msgs []kafkago.Message, err error) {
-	defer func() {
-		for range msgs {
-			<-p.slots
-		}
-		metricUnacked.Set(float64(len(p.slots)))
-	}()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err != nil {
 		if p.failed == nil {
 			p.failed = fmt.Errorf("%w did not acknowledge %d messages to %s: %w", ErrKafka, len(msgs), msgs[0].Topic, err)
+			close(p.failedCh)
 		}
+		p.mu.Unlock()
 		return
 	}
-	metricProduced.Add(float64(len(msgs)))
-	n := uint64(len(p.acked))
+	var moved uint64
 	for i := range msgs {
-		p.acked[msgs[i].WriterData.(uint64)%n] = true
-	}
-	for p.acked[p.low%n] {
-		p.acked[p.low%n] = false
-		p.low++
+		moved += p.win.ack(msgs[i].WriterData.(uint64))
 	}
 	i := 0
-	for ; i < len(p.pending) && p.pending[i].end <= p.low; i++ {
+	for ; i < len(p.pending) && p.pending[i].end <= p.win.low; i++ {
 		p.safe = p.pending[i].pos
 	}
 	p.pending = p.pending[i:]
+	p.mu.Unlock()
+	metricProduced.Add(float64(len(msgs)))
+	for ; moved > 0; moved-- {
+		<-p.slots
+	}
+	metricUnacked.Set(float64(len(p.slots)))
 }
 
 func (p *Producer) err() error {
