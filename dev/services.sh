@@ -405,7 +405,11 @@ EOF
 		-cp "$KAFKA_DIR/lib/*")
 	if [ ! -f "$d/data/meta.properties" ]; then
 		local cluster_id
-		cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+		# A base64url id; one starting with '-' would read as an option.
+		cluster_id=-
+		while [[ $cluster_id == -* ]]; do
+			cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+		done
 		"$JAVA" "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$d/server.properties" >>"$log" 2>&1 ||
 			{ tail -n 40 "$log" >&2; die "formatting kafka storage failed"; }
 	fi
