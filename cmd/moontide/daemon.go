@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -198,7 +199,7 @@ func (d *daemon) loadScripts(cfg *config.Config) (*lua.Generation, []dispatch.Li
 	}
 	var ls []dispatch.Listener
 	for _, l := range gen.Listeners() {
-		if len(d.only) > 0 && !contains(d.only, l.Name()) {
+		if len(d.only) > 0 && !slices.Contains(d.only, l.Name()) {
 			continue
 		}
 		ls = append(ls, dispatch.Listener{Spec: l.Spec(), Handler: l})
@@ -210,15 +211,6 @@ func (d *daemon) loadScripts(cfg *config.Config) (*lua.Generation, []dispatch.Li
 		}
 	}
 	return gen, ls, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // start loads the first generation into the transport.

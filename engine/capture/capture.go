@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -310,7 +311,7 @@ func (c *Capturer) resolveStart(ctx context.Context) (startPos, error) {
 		if err != nil {
 			return p, err
 		}
-		if !contains(files, p.file) {
+		if !slices.Contains(files, p.file) {
 			return p, purgedError(p.file, files)
 		}
 	}
@@ -369,15 +370,6 @@ func (c *Capturer) mariadbGTIDAt(ctx context.Context, file string, pos uint32) (
 		return "", false
 	}
 	return g.String, g.Valid
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // purgedError says that file is gone and what the user can do.

@@ -317,36 +317,14 @@ func (c *column) decode(data []byte) (event.Value, int, error) {
 		}
 		return event.StringValue(b.String()), size, nil
 	case mysql.MYSQL_TYPE_VARCHAR:
-		var l, h int
-		if c.meta < 256 {
-			if err := need(1); err != nil {
-				return event.Value{}, 0, err
-			}
-			l, h = int(data[0]), 1
-		} else {
-			if err := need(2); err != nil {
-				return event.Value{}, 0, err
-			}
-			l, h = int(binary.LittleEndian.Uint16(data)), 2
-		}
-		if err := need(h + l); err != nil {
+		h, l, err := lengthPrefix(data, c.meta >= 256)
+		if err != nil {
 			return event.Value{}, 0, err
 		}
 		return c.textValue(data[h : h+l]), h + l, nil
 	case mysql.MYSQL_TYPE_STRING:
-		var l, h int
-		if c.length < 256 {
-			if err := need(1); err != nil {
-				return event.Value{}, 0, err
-			}
-			l, h = int(data[0]), 1
-		} else {
-			if err := need(2); err != nil {
-				return event.Value{}, 0, err
-			}
-			l, h = int(binary.LittleEndian.Uint16(data)), 2
-		}
-		if err := need(h + l); err != nil {
+		h, l, err := lengthPrefix(data, c.length >= 256)
+		if err != nil {
 			return event.Value{}, 0, err
 		}
 		if c.text == textBinary && l < c.length {
@@ -631,4 +609,23 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// lengthPrefix reads the length in front of a VARCHAR or CHAR value: one
+// byte, or two little-endian bytes for columns that can hold 256 bytes or
+// more. It returns the prefix's size and the value's length, checking that
+// data holds both.
+func lengthPrefix(data []byte, wide bool) (h, l int, err error) {
+	switch {
+	case !wide && len(data) >= 1:
+		h, l = 1, int(data[0])
+	case wide && len(data) >= 2:
+		h, l = 2, int(binary.LittleEndian.Uint16(data))
+	default:
+		return 0, 0, errShort
+	}
+	if len(data) < h+l {
+		return 0, 0, errShort
+	}
+	return h, l, nil
 }

@@ -116,14 +116,13 @@ func (d *Dispatcher) Apply(ctx context.Context, ls []dispatch.Listener) error {
 			delete(d.running, name)
 		case g.spec.Equal(l.Spec.WithDefaults()):
 			g.runner.Swap(l.Handler)
-		default:
+		default: // changed spec: stopped here, started again below
 			stop = append(stop, g)
 			delete(d.running, name)
-			start = append(start, l)
 		}
 	}
 	for name, l := range want {
-		if _, ok := d.running[name]; !ok && !contains(start, name) {
+		if _, ok := d.running[name]; !ok {
 			start = append(start, l)
 		}
 	}
@@ -150,15 +149,6 @@ func (d *Dispatcher) Apply(ctx context.Context, ls []dispatch.Listener) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func contains(ls []dispatch.Listener, name string) bool {
-	for _, l := range ls {
-		if l.Spec.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *Dispatcher) newGroup(l dispatch.Listener) (*groupRun, error) {
