@@ -4,11 +4,11 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 
 # Variables that would point unit tests at servers; `make unit` clears them.
-SERVER_VARS := MOONTIDE_SOURCE_DSN MOONTIDE_DEST_DSN MOONTIDE_REDIS_ADDR MOONTIDE_KAFKA_BROKERS MOONTIDE_ES_URL
+SERVER_VARS := MOONTIDE_SOURCE_DSN MOONTIDE_DEST_DSN MOONTIDE_MINIMAL_DSN MOONTIDE_REDIS_ADDR MOONTIDE_KAFKA_BROKERS MOONTIDE_ES_URL
 
 .PHONY: test unit build demo up down status
 
-## test: start MariaDB, Redis, Kafka, OpenSearch; vet; run every test with -race; stop the servers (also on failure)
+## test: start both MariaDBs, Redis, Kafka, OpenSearch; vet; run every test with -race; stop the servers (also on failure)
 test:
 	dev/with-services.sh bash -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
 

@@ -6,7 +6,7 @@
 #   dev/services.sh status [SERVICE...]  print each server up/down with its address (exit 1 if any is down)
 #   dev/services.sh env                  print the MOONTIDE_* exports: eval "$(dev/services.sh env)"
 #
-# SERVICE is any of: mariadb redis kafka opensearch (default: all).
+# SERVICE is any of: mariadb mariadb-minimal redis kafka opensearch (default: all).
 # Everything listens on 127.0.0.1 only. See dev/README.md for ports, overrides and logs.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ LOGS=$STATE/logs
 RUN=$STATE/run
 
 MARIADB_PORT=${MOONTIDE_MARIADB_PORT:-13306}
+MARIADB_MINIMAL_PORT=${MOONTIDE_MARIADB_MINIMAL_PORT:-13307}
 REDIS_PORT=${MOONTIDE_REDIS_PORT:-16379}
 KAFKA_PORT=${MOONTIDE_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${MOONTIDE_KAFKA_CONTROLLER_PORT:-19093}
@@ -38,7 +39,7 @@ DB_PASSWORD=moontide
 SOURCE_DB=moontide_demo
 DEST_DB=moontide_dest
 
-ALL_SERVICES=(mariadb redis kafka opensearch)
+ALL_SERVICES=(mariadb mariadb-minimal redis kafka opensearch)
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "services.sh: $*"; exit 1; }
@@ -65,6 +66,7 @@ pid_of() { # NAME -> prints the pid recorded for NAME if that process is alive a
 ports_of() {
 	case $1 in
 	mariadb) echo "$MARIADB_PORT" ;;
+	mariadb-minimal) echo "$MARIADB_MINIMAL_PORT" ;;
 	redis) echo "$REDIS_PORT" ;;
 	kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
 	opensearch) echo "$OPENSEARCH_PORT $OPENSEARCH_TRANSPORT_PORT" ;;
@@ -74,6 +76,7 @@ ports_of() {
 addr_of() {
 	case $1 in
 	mariadb) echo "mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_PORT/$SOURCE_DB" ;;
+	mariadb-minimal) echo "mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_MINIMAL_PORT/$SOURCE_DB" ;;
 	redis) echo "127.0.0.1:$REDIS_PORT" ;;
 	kafka) echo "127.0.0.1:$KAFKA_PORT (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)" ;;
 	opensearch) echo "http://127.0.0.1:$OPENSEARCH_PORT" ;;
@@ -246,8 +249,8 @@ EOF
 
 # ---------------------------------------------------------------- checks
 
-mariadb_answers() {
-	"$MARIADB_CLIENT" --no-defaults --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" \
+mariadb_answers() { # [PORT], default the main server's
+	"$MARIADB_CLIENT" --no-defaults --protocol=tcp -h127.0.0.1 -P"${1:-$MARIADB_PORT}" \
 		-u"$DB_USER" -p"$DB_PASSWORD" --connect-timeout=2 -Nse 'SELECT 1' "$SOURCE_DB" >/dev/null 2>&1
 }
 redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
@@ -265,6 +268,7 @@ opensearch_answers() {
 answers() {
 	case $1 in
 	mariadb) [ -n "${MARIADB_CLIENT:-}" ] && mariadb_answers ;;
+	mariadb-minimal) [ -n "${MARIADB_CLIENT:-}" ] && mariadb_answers "$MARIADB_MINIMAL_PORT" ;;
 	redis) command -v redis-cli >/dev/null && redis_answers ;;
 	kafka) [ -n "${KAFKA_DIR:-}" ] && [ -n "${JAVA:-}" ] && kafka_answers ;;
 	opensearch) opensearch_answers ;;
@@ -273,14 +277,18 @@ answers() {
 
 # ---------------------------------------------------------------- mariadb
 
+# start_mariadb NAME PORT SERVER_ID ROW_METADATA PORT_VAR: one MariaDB server
+# with its own datadir under $STATE/NAME, the binlog on in ROW format with
+# binlog_row_metadata=ROW_METADATA, and the moontide user and databases.
 start_mariadb() {
-	local d=$STATE/mariadb log=$LOGS/mariadb.log mariadbd user fresh=
-	if pid_of mariadb >/dev/null; then
-		wait_until mariadb "$log" mariadb_answers
-		say "mariadb already running on 127.0.0.1:$MARIADB_PORT"
+	local name=$1 port=$2 server_id=$3 row_metadata=$4 port_var=$5
+	local d=$STATE/$name log=$LOGS/$name.log mariadbd user fresh=
+	if pid_of "$name" >/dev/null; then
+		wait_until "$name" "$log" mariadb_answers "$port"
+		say "$name already running on 127.0.0.1:$port"
 		return 0
 	fi
-	if port_busy "$MARIADB_PORT"; then die "port $MARIADB_PORT is taken by another process (set MOONTIDE_MARIADB_PORT)"; fi
+	if port_busy "$port"; then die "port $port is taken by another process (set $port_var)"; fi
 	mariadbd=$(find_bin mariadbd mysqld) || die "mariadbd not found"
 	user=$(id -un) # mariadbd refuses to run as root unless told --user=root
 	mkdir -p "$d/data" "$d/tmp"
@@ -291,15 +299,15 @@ datadir=$d/data
 tmpdir=$d/tmp
 socket=$d/mariadb.sock
 pid-file=$d/mariadb.pid
-port=$MARIADB_PORT
+port=$port
 bind-address=127.0.0.1
 skip-name-resolve
 log-error=$log
-server_id=1
+server_id=$server_id
 log_bin=mariadb-bin
 binlog_format=ROW
 binlog_row_image=FULL
-binlog_row_metadata=FULL
+binlog_row_metadata=$row_metadata
 binlog_expire_logs_seconds=86400
 max_binlog_size=256M
 # A disposable dev server: trade durability on OS crash for ingest speed.
@@ -321,9 +329,9 @@ EOF
 			--auth-root-authentication-method=socket >>"$log" 2>&1 ||
 			{ tail -n 40 "$log" >&2; die "mariadb-install-db failed"; }
 	fi
-	start_detached mariadb "$log" "$mariadbd" --defaults-file="$d/my.cnf" --user="$user"
-	wait_until mariadb "$log" "$MARIADB_CLIENT" --no-defaults --socket="$d/mariadb.sock" -uroot -Nse 'SELECT 1'
-	if [ -n "$fresh" ] || ! mariadb_answers; then
+	start_detached "$name" "$log" "$mariadbd" --defaults-file="$d/my.cnf" --user="$user"
+	wait_until "$name" "$log" "$MARIADB_CLIENT" --no-defaults --socket="$d/mariadb.sock" -uroot -Nse 'SELECT 1'
+	if [ -n "$fresh" ] || ! mariadb_answers "$port"; then
 		"$MARIADB_CLIENT" --no-defaults --socket="$d/mariadb.sock" -uroot <<EOF
 CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
@@ -339,8 +347,8 @@ CREATE DATABASE IF NOT EXISTS $DEST_DB;
 FLUSH PRIVILEGES;
 EOF
 	fi
-	wait_until mariadb "$log" mariadb_answers
-	say "mariadb up on 127.0.0.1:$MARIADB_PORT ($("$MARIADB_CLIENT" --no-defaults --socket="$d/mariadb.sock" -uroot -Nse 'SELECT VERSION()'))"
+	wait_until "$name" "$log" mariadb_answers "$port"
+	say "$name up on 127.0.0.1:$port ($("$MARIADB_CLIENT" --no-defaults --socket="$d/mariadb.sock" -uroot -Nse 'SELECT VERSION()'), binlog_row_metadata=$row_metadata)"
 }
 
 # ---------------------------------------------------------------- redis
@@ -494,7 +502,7 @@ cmd_up() {
 		resolve_tools
 		[ -n "$JAVA" ] || die "no Java 17..21 found after installing openjdk-17 (set MOONTIDE_JAVA_HOME)"
 	fi
-	if has mariadb "${services[@]}"; then
+	if has mariadb "${services[@]}" || has mariadb-minimal "${services[@]}"; then
 		find_bin mariadbd mysqld >/dev/null && [ -n "$MARIADB_CLIENT" ] || native_pkgs+=(mariadb-server mariadb-client)
 	fi
 	if has redis "${services[@]}"; then
@@ -516,12 +524,16 @@ cmd_up() {
 			MARIADB_CLIENT=$(find_bin mariadb mysql || true)
 		fi
 		local p=() rc=0
-		if has mariadb "${services[@]}"; then start_mariadb & p+=($!); fi
+		if has mariadb "${services[@]}"; then start_mariadb mariadb "$MARIADB_PORT" 1 FULL MOONTIDE_MARIADB_PORT & p+=($!); fi
+		if has mariadb-minimal "${services[@]}"; then
+			start_mariadb mariadb-minimal "$MARIADB_MINIMAL_PORT" 2 MINIMAL MOONTIDE_MARIADB_MINIMAL_PORT &
+			p+=($!)
+		fi
 		if has redis "${services[@]}"; then start_redis & p+=($!); fi
 		for s in "${p[@]}"; do wait "$s" || rc=1; done
 		return "$rc"
 	}
-	if has mariadb "${services[@]}" || has redis "${services[@]}"; then run_bg mariadb+redis native; fi
+	if has mariadb "${services[@]}" || has mariadb-minimal "${services[@]}" || has redis "${services[@]}"; then run_bg mariadb+redis native; fi
 	if has kafka "${services[@]}"; then run_bg kafka start_kafka; fi
 	if has opensearch "${services[@]}"; then run_bg opensearch start_opensearch; fi
 
@@ -589,12 +601,12 @@ cmd_status() {
 	for s in "${services[@]}"; do
 		if answers "$s"; then
 			if pid=$(pid_of "$s"); then pid="pid $pid"; else pid="not started from $STATE"; fi
-			printf '%-11s up    %s (%s)\n' "$s" "$(addr_of "$s")" "$pid"
+			printf '%-15s up    %s (%s)\n' "$s" "$(addr_of "$s")" "$pid"
 		elif pid_of "$s" >/dev/null; then
-			printf '%-11s start %s (running, not answering yet)\n' "$s" "$(addr_of "$s")"
+			printf '%-15s start %s (running, not answering yet)\n' "$s" "$(addr_of "$s")"
 			rc=1
 		else
-			printf '%-11s down  %s\n' "$s" "$(addr_of "$s")"
+			printf '%-15s down  %s\n' "$s" "$(addr_of "$s")"
 			rc=1
 		fi
 	done
@@ -605,6 +617,7 @@ cmd_env() {
 	cat <<EOF
 export MOONTIDE_SOURCE_DSN=mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_PORT/$SOURCE_DB
 export MOONTIDE_DEST_DSN=mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_PORT/$DEST_DB
+export MOONTIDE_MINIMAL_DSN=mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$MARIADB_MINIMAL_PORT/$SOURCE_DB
 export MOONTIDE_REDIS_ADDR=127.0.0.1:$REDIS_PORT
 export MOONTIDE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MOONTIDE_ES_URL=http://127.0.0.1:$OPENSEARCH_PORT

@@ -98,6 +98,31 @@ func TestIntegrationBinlogRowsReachARawSyncer(t *testing.T) {
 	}
 }
 
+func TestIntegrationMinimalServerWritesMinimalMetadata(t *testing.T) {
+	db := testenv.Minimal(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	for name, want := range map[string]string{
+		"log_bin": "1", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "MINIMAL",
+	} {
+		var got string
+		if err := db.QueryRowContext(ctx, "SELECT @@"+name).Scan(&got); err != nil {
+			t.Fatalf("reading @@%s: %v", name, err)
+		}
+		if got != want {
+			t.Errorf("@@%s = %s, want %s", name, got, want)
+		}
+	}
+	// The two sources are different servers, so a test never reads the
+	// other's binlog by mistake.
+	var id int
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if id == 1 {
+		t.Errorf("the minimal server has server_id 1, the main server's")
+	}
+}
+
 func TestIntegrationRedisSetGet(t *testing.T) {
 	ctx := testenv.Context(t, 30*time.Second)
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})

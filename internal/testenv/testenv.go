@@ -1,12 +1,14 @@
 // Package testenv is the one door through which moontide's integration tests
-// reach real servers: MariaDB with the binlog on, Redis, Apache Kafka and
-// OpenSearch, as started by dev/services.sh (and by `make test`).
+// reach real servers: MariaDB with the binlog on (and a second one that writes
+// binlog_row_metadata=MINIMAL), Redis, Apache Kafka and OpenSearch, as started
+// by dev/services.sh (and by `make test`).
 //
 // The addresses come from environment variables that `dev/services.sh env`
 // prints:
 //
 //	MOONTIDE_SOURCE_DSN     mysql://user:password@host:port/db, the captured database
 //	MOONTIDE_DEST_DSN       mysql://user:password@host:port/db, a separate destination
+//	MOONTIDE_MINIMAL_DSN    mysql://user:password@host:port/db, a source with binlog_row_metadata=MINIMAL
 //	MOONTIDE_REDIS_ADDR     host:port
 //	MOONTIDE_KAFKA_BROKERS  host:port[,host:port...]
 //	MOONTIDE_ES_URL         http://host:port (Elasticsearch or OpenSearch)
@@ -44,6 +46,7 @@ import (
 const (
 	SourceDSNVar    = "MOONTIDE_SOURCE_DSN"
 	DestDSNVar      = "MOONTIDE_DEST_DSN"
+	MinimalDSNVar   = "MOONTIDE_MINIMAL_DSN"
 	RedisAddrVar    = "MOONTIDE_REDIS_ADDR"
 	KafkaBrokersVar = "MOONTIDE_KAFKA_BROKERS"
 	ESURLVar        = "MOONTIDE_ES_URL"
@@ -92,6 +95,16 @@ func DestDSN(t testing.TB) string {
 	return require(t, DestDSNVar)
 }
 
+// MinimalDSN is the mysql:// URL of a second source server whose binlog
+// carries only minimal table-map metadata (binlog_row_metadata=MINIMAL: no
+// column names, ENUM/SET labels or primary key), for capture's schema history
+// (MOONTIDE_MINIMAL_DSN). Its user may replicate, create databases and set
+// global variables.
+func MinimalDSN(t testing.TB) string {
+	t.Helper()
+	return require(t, MinimalDSNVar)
+}
+
 // SourceMySQL is SourceDSN parsed, for clients that want its parts, such as
 // go-mysql's BinlogSyncer (Host, Port, User, Password) or Addr.
 func SourceMySQL(t testing.TB) config.MySQLDSN {
@@ -114,6 +127,12 @@ func parseDSN(t testing.TB, name, s string) config.MySQLDSN {
 	return d
 }
 
+// MinimalMySQL is MinimalDSN parsed.
+func MinimalMySQL(t testing.TB) config.MySQLDSN {
+	t.Helper()
+	return parseDSN(t, MinimalDSNVar, MinimalDSN(t))
+}
+
 // Source opens the source database with go-sql-driver/mysql, checks that it
 // answers, and closes it when the test ends.
 func Source(t testing.TB) *sql.DB {
@@ -125,6 +144,12 @@ func Source(t testing.TB) *sql.DB {
 func Dest(t testing.TB) *sql.DB {
 	t.Helper()
 	return open(t, DestDSNVar, DestMySQL(t))
+}
+
+// Minimal opens the MINIMAL-metadata source like Source does.
+func Minimal(t testing.TB) *sql.DB {
+	t.Helper()
+	return open(t, MinimalDSNVar, MinimalMySQL(t))
 }
 
 func open(t testing.TB, name string, d config.MySQLDSN) *sql.DB {

@@ -63,11 +63,16 @@ func TestAccessors(t *testing.T) {
 	}{
 		{"SourceDSN", SourceDSNVar, "mysql://u:p@127.0.0.1:1/src", "mysql://u:p@127.0.0.1:1/src", func(t testing.TB) any { return SourceDSN(t) }},
 		{"DestDSN", DestDSNVar, "mysql://u:p@127.0.0.1:1/dst", "mysql://u:p@127.0.0.1:1/dst", func(t testing.TB) any { return DestDSN(t) }},
+		{"MinimalDSN", MinimalDSNVar, "mysql://u:p@127.0.0.1:7/min", "mysql://u:p@127.0.0.1:7/min", func(t testing.TB) any { return MinimalDSN(t) }},
 		{"RedisAddr", RedisAddrVar, "127.0.0.1:2", "127.0.0.1:2", func(t testing.TB) any { return RedisAddr(t) }},
 		{"KafkaBrokers", KafkaBrokersVar, " 127.0.0.1:3, 127.0.0.1:4 ,", "[127.0.0.1:3 127.0.0.1:4]", func(t testing.TB) any { return fmt.Sprint(KafkaBrokers(t)) }},
 		{"ElasticsearchURL", ESURLVar, "http://127.0.0.1:5/", "http://127.0.0.1:5", func(t testing.TB) any { return ElasticsearchURL(t) }},
 		{"SourceMySQL", SourceDSNVar, "mysql://u:p@127.0.0.1:6/src", "127.0.0.1:6 u src", func(t testing.TB) any {
 			d := SourceMySQL(t)
+			return d.Addr() + " " + d.User + " " + d.Database
+		}},
+		{"MinimalMySQL", MinimalDSNVar, "mysql://u:p@127.0.0.1:8/min", "127.0.0.1:8 u min", func(t testing.TB) any {
+			d := MinimalMySQL(t)
 			return d.Addr() + " " + d.User + " " + d.Database
 		}},
 	}
