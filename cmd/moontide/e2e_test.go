@@ -68,6 +68,7 @@ type e2e struct {
 	scripts  string
 	start    string // FILE:POS before the workload
 	kafka    bool
+	topics   string // the Kafka topic prefix
 	logs     *lockedBuffer
 }
 
@@ -80,7 +81,7 @@ func newE2E(t *testing.T, kafka bool) *e2e {
 	const table = "(id INT PRIMARY KEY, n BIGINT UNSIGNED, price DECIMAL(30,10), note VARCHAR(100), at DATETIME(6))"
 	mustExec(ctx, t, e.src, "CREATE TABLE `"+e.srcDB+"`.items "+table)
 	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.items "+table)
-	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.seen (id VARCHAR(100) PRIMARY KEY)")
+	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.seen (id VARCHAR(100) PRIMARY KEY, n INT NOT NULL)")
 	file, pos := testenv.BinlogPosition(ctx, t, e.src)
 	e.start = fmt.Sprintf("%s:%d", file, pos)
 
@@ -104,6 +105,7 @@ func newE2E(t *testing.T, kafka bool) *e2e {
 		writeFile(t, filepath.Join(e.conf, filepath.Base(f)), string(data))
 	}
 	brokers := "[]"
+	e.topics = testenv.UniqueName(t, "t")
 	if kafka {
 		brokers = "[" + strings.Join(testenv.KafkaBrokers(t), ",") + "]"
 	}
@@ -129,7 +131,7 @@ scripts:
 admin:
   listen: 127.0.0.1:0
 `, testenv.SourceDSN(t), e.start, 100000+rand.IntN(1<<20), e.srcDB+".*", brokers,
-		testenv.UniqueName(t, "t"), testenv.UniqueName(t, "g"), filepath.Join(dir, "var", "checkpoint.json"),
+		e.topics, testenv.UniqueName(t, "g"), filepath.Join(dir, "var", "checkpoint.json"),
 		testenv.DestDSN(t), e.scripts))
 	e.writeScript(64, "")
 	t.Cleanup(func() {
@@ -141,7 +143,7 @@ admin:
 }
 
 // writeScript (re)writes the replica listener: it upserts or deletes each
-// row in the destination and records the event id in the same transaction.
+// row in the destination and counts the event id in the same transaction.
 // batch and extra vary it between reload generations.
 func (e *e2e) writeScript(batch int, extra string) {
 	e.t.Helper()
@@ -161,7 +163,7 @@ return {
       elseif ev.action ~= "ddl" then
         mysql.upsert(%q, ev.after, { "id" })
       end
-      mysql.exec("INSERT IGNORE INTO %s.seen (id) VALUES (?)", ev.id)
+      mysql.exec("INSERT INTO %s.seen (id, n) VALUES (?, 1) ON DUPLICATE KEY UPDATE n = n + 1", ev.id)
     end
   end,
 }
@@ -334,6 +336,37 @@ func (e *e2e) difference(ctx context.Context, want map[string]bool) string {
 	return ""
 }
 
+// handledTwice is how many times the listener handled an event it had
+// handled already.
+func (e *e2e) handledTwice(ctx context.Context) int {
+	e.t.Helper()
+	var n int
+	if err := e.dst.QueryRowContext(ctx, "SELECT COALESCE(SUM(n - 1), 0) FROM `"+e.dstDB+"`.seen").Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// republished reads the table's topic and returns how many messages repeat
+// an event already in it, and how many transactions those belong to.
+func (e *e2e) republished(ctx context.Context) (extra, txs int) {
+	e.t.Helper()
+	seen := map[string]bool{}
+	dupTx := map[string]bool{}
+	for _, m := range testenv.TopicMessages(ctx, e.t, e.topics+"."+e.srcDB+".items") {
+		ev, err := event.Decode(m)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if seen[ev.ID] {
+			extra++
+			dupTx[ev.Tx.ID] = true
+		}
+		seen[ev.ID] = true
+	}
+	return extra, len(dupTx)
+}
+
 // tableRows returns each row as text, NULL distinguished from "NULL".
 func tableRows(ctx context.Context, t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
@@ -392,19 +425,32 @@ func TestIntegrationRunLosesNothingOnKill9(t *testing.T) {
 	e := newE2E(t, false)
 	ctx := testenv.Context(t, 5*time.Minute)
 	procs := map[string]*proc{"run": e.startProc("run")}
-	e.chaos(ctx, procs, []string{"run"}, 1500, 3)
-	e.converge(ctx, e.expectedIDs(ctx))
+	const kills = 3
+	e.chaos(ctx, procs, []string{"run"}, 1500, kills)
+	want := e.expectedIDs(ctx)
+	e.converge(ctx, want)
 	procs["run"].stop()
+	t.Logf("%d kills: %d of %d events handled twice", kills, e.handledTwice(ctx), len(want))
 }
 
 func TestIntegrationCaptureAndDispatchLoseNothingOnKill9(t *testing.T) {
 	e := newE2E(t, true)
 	ctx := testenv.Context(t, 5*time.Minute)
 	procs := map[string]*proc{"capture": e.startProc("capture"), "dispatch": e.startProc("dispatch")}
-	e.chaos(ctx, procs, []string{"capture", "dispatch"}, 1500, 4)
-	e.converge(ctx, e.expectedIDs(ctx))
+	const captureKills = 2
+	e.chaos(ctx, procs, []string{"capture", "dispatch"}, 1500, 2*captureKills)
+	want := e.expectedIDs(ctx)
+	e.converge(ctx, want)
 	procs["capture"].stop()
 	procs["dispatch"].stop()
+	// Capture publishes again only what Kafka had not acknowledged when it
+	// was killed: at most the transaction in flight each time.
+	extra, txs := e.republished(ctx)
+	if txs > captureKills {
+		t.Errorf("%d events of %d transactions are in Kafka twice after %d kills of capture", extra, txs, captureKills)
+	}
+	t.Logf("%d kills of capture: %d events in Kafka twice; %d kills of dispatch: %d of %d events handled twice",
+		captureKills, extra, captureKills, e.handledTwice(ctx), len(want))
 }
 
 func mustExec(ctx context.Context, t *testing.T, db *sql.DB, q string) {

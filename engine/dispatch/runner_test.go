@@ -103,6 +103,18 @@ func TestRunnerCutsBatchesBySize(t *testing.T) {
 	}
 }
 
+func TestRunnerCommitsEachBatchWhenAsked(t *testing.T) {
+	c := newCommitter(t)
+	// The interval is an hour: only a finished batch can cause a commit.
+	r := newRunner(t, Spec{Batch: 10, MaxWait: time.Hour}, handlerFunc(func(context.Context, int, []*event.Event) error { return nil }),
+		RunnerOptions{Committer: c, CommitInterval: time.Hour, CommitEachBatch: true})
+	start(t, r)
+	for off := int64(0); off < 20; off++ {
+		deliver(t, r, Delivery{Event: ev("shop", "orders", "1", off), Offset: off})
+	}
+	c.waitCommitted(t, 0, 19)
+}
+
 func TestRunnerHandsAPartialBatchOverAfterMaxWait(t *testing.T) {
 	got := make(chan int, 10)
 	h := handlerFunc(func(_ context.Context, _ int, batch []*event.Event) error {

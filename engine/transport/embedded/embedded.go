@@ -11,9 +11,9 @@
 // event numbered before it is finished by every listener it was delivered
 // to. Each runner reports its low-water mark through its Committer; a
 // listener with nothing unfinished counts as caught up with every event,
-// including those it does not subscribe to. Saves are batched (at most every
-// SaveInterval) and always made on stop, and a saved position never moves
-// back.
+// including those it does not subscribe to. A position is saved as soon as
+// it is safe, one save at a time (so a kill -9 replays little more than the
+// batches in flight), always on stop, and a saved position never moves back.
 //
 // Reload: listeners are added, removed, replaced (spec changed: the old
 // runner drains while deliveries are held, then the new one starts with the
@@ -62,12 +62,13 @@ var (
 
 // Options tunes a Transport. Zero values take the documented defaults.
 type Options struct {
-	// SaveInterval is the most often the checkpoint is saved. The default
-	// is 1s.
+	// SaveInterval is the least time between two saves of the checkpoint.
+	// The default, 0, saves as soon as the position moves, one save at a
+	// time.
 	SaveInterval time.Duration
-	// Runner is the template of every runner's options. Committer is set by
-	// the transport. CommitInterval defaults to 50ms here: commits to the
-	// transport cost one mutex.
+	// Runner is the template of every runner's options. Committer and
+	// CommitEachBatch are set by the transport: commits to it cost one
+	// mutex. CommitInterval defaults to 50ms here.
 	Runner dispatch.RunnerOptions
 	// MaxPendingCommits bounds the remembered transaction boundaries not yet
 	// safe. When full, the newest is replaced: the checkpoint then lags a
@@ -110,7 +111,8 @@ type Transport struct {
 	all      []*slot          // slots that count for the checkpoint: live and draining
 	route    []*slot          // index-aligned with router
 	router   *dispatch.Router
-	commits  []boundary // transaction boundaries not yet safe, by seq
+	commits  []boundary    // transaction boundaries not yet safe, by seq
+	moved    chan struct{} // signalled when a boundary may have become safe
 	captured checkpoint.Position
 	safe     checkpoint.Position // newest boundary every listener has passed
 	saved    checkpoint.Position
@@ -146,6 +148,7 @@ func (s *slot) Commit(_ context.Context, stream int, offset int64) error {
 	s.t.mu.Lock()
 	if offset > s.done {
 		s.done = offset
+		s.t.signalMoved()
 	}
 	s.t.mu.Unlock()
 	return nil
@@ -164,9 +167,6 @@ func (s *slot) caughtUpTo(seq int64) int64 {
 // New builds a transport that saves positions to store. Listeners are added
 // with Add or Apply; Run must be started to save checkpoints.
 func New(store checkpoint.Store, opts Options) *Transport {
-	if opts.SaveInterval <= 0 {
-		opts.SaveInterval = time.Second
-	}
 	if opts.MaxPendingCommits <= 0 {
 		opts.MaxPendingCommits = 4096
 	}
@@ -184,6 +184,7 @@ func New(store checkpoint.Store, opts Options) *Transport {
 		opts:  opts,
 		log:   opts.Logger.With(slog.String("transport", "embedded")),
 		feed:  make(chan struct{}, 1),
+		moved: make(chan struct{}, 1),
 		slots: make(map[string]*slot),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -270,10 +271,33 @@ func (t *Transport) Commit(_ context.Context, p checkpoint.Position) error {
 		// Same events (an empty transaction) or no room: keep the newer
 		// boundary, which needs at least as much finished work.
 		t.commits[n-1] = b
-		return nil
+	} else {
+		t.commits = append(t.commits, b)
 	}
-	t.commits = append(t.commits, b)
+	if t.idle() {
+		// No runner will report progress: the boundary is safe now.
+		t.signalMoved()
+	}
 	return nil
+}
+
+// idle reports whether every listener has finished all it was given. It
+// must be called with mu held.
+func (t *Transport) idle() bool {
+	for _, s := range t.all {
+		if s.done < s.delivered {
+			return false
+		}
+	}
+	return true
+}
+
+// signalMoved wakes Run to save.
+func (t *Transport) signalMoved() {
+	select {
+	case t.moved <- struct{}{}:
+	default: // a save is due already
+	}
 }
 
 // Heartbeat records the source's time while it is idle, so lag reads zero.
@@ -332,21 +356,33 @@ func (t *Transport) save(ctx context.Context) error {
 	return nil
 }
 
-// Run saves the checkpoint every SaveInterval until ctx ends, then stops
+// Run saves the checkpoint whenever it moves (and every second, which keeps
+// the lag metric current while listeners are stuck) until ctx ends, then stops
 // every runner (each finishes its in-flight batches and commits), saves
 // the final safe position and returns. Stop capture before cancelling ctx,
 // or its Event calls fail with ErrClosed. The returned error joins the
 // runners' final commit errors and the final save's.
 func (t *Transport) Run(ctx context.Context) error {
-	tick := time.NewTicker(t.opts.SaveInterval)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 loop:
 	for {
 		select {
 		case <-tick.C:
-			_ = t.save(ctx) // logged inside; retried at the next tick
+		case <-t.moved:
 		case <-ctx.Done():
 			break loop
+		}
+		pause := t.opts.SaveInterval
+		if err := t.save(ctx); err != nil {
+			pause = max(pause, time.Second) // logged inside; spare the failing store
+		}
+		if pause > 0 {
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				break loop
+			}
 		}
 	}
 	t.mu.Lock()
@@ -382,6 +418,7 @@ func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 	s := &slot{t: t, name: l.Spec.Name, delivered: -1, done: -1, exit: make(chan struct{})}
 	opts := t.opts.Runner
 	opts.Committer = s
+	opts.CommitEachBatch = true
 	r, err := dispatch.NewRunner(l.Spec, l.Handler, opts)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,10 @@ var (
 		Namespace: "moontide", Subsystem: "kafka", Name: "checkpoint_timestamp_seconds",
 		Help: "Source commit time of the last saved checkpoint, in seconds since the epoch.",
 	})
+	metricNotRepublished = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: "moontide", Subsystem: "kafka", Name: "not_republished_events_total",
+		Help: "Events read again from the binlog after a restart and not published, because Kafka already held them.",
+	})
 )
 
 // ErrKafka marks the errors of a Producer: Kafka refused or did not
@@ -54,8 +58,9 @@ type ProducerOptions struct {
 	// to the newest; past it Event blocks, which stops the binlog reader.
 	// The default is 100,000, and at least twice ChunkSize.
 	MaxInFlight int
-	// SaveInterval is how often the acknowledged position is saved. The
-	// default is 500ms.
+	// SaveInterval is the least time between two saves of the acknowledged
+	// position. The default, 0, saves as soon as the position moves, one
+	// save at a time, so a restart reads back as little as possible.
 	SaveInterval time.Duration
 	Logger       *slog.Logger
 }
@@ -72,9 +77,6 @@ func (o *ProducerOptions) setDefaults() {
 	}
 	// A chunk holds its slots until it is handed to the writer.
 	o.MaxInFlight = max(o.MaxInFlight, 2*o.ChunkSize)
-	if o.SaveInterval <= 0 {
-		o.SaveInterval = 500 * time.Millisecond
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -89,6 +91,10 @@ func (o *ProducerOptions) setDefaults() {
 // partition in any order, so the Producer numbers every message and keeps a
 // low-water mark: the first message not yet acknowledged. A position is
 // saved when the low-water mark passes the last message before it.
+//
+// After a restart, events Kafka acknowledged after the last saved position
+// are read again from the binlog; the Producer reads the tails of their
+// topics back once and does not publish them again (see published).
 //
 // The window of numbers between the low-water mark and the next message is
 // bounded by MaxInFlight: a slot is taken per message and given back only
@@ -113,8 +119,14 @@ type Producer struct {
 	failedCh chan struct{} // closed with the first failure
 	lastSize int
 
-	stop chan struct{}
-	done chan struct{}
+	// resume is what an earlier producer published after the stored
+	// checkpoint; nil when nothing was stored. Loaded by the first Event.
+	resume       *published
+	resumeLoaded bool
+
+	moved chan struct{} // signalled when safe moves
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // window tracks acknowledgements of numbered messages arriving in any order.
@@ -154,6 +166,7 @@ func NewProducer(opts ProducerOptions) (*Producer, error) {
 		win:      window{acked: make([]bool, opts.MaxInFlight)},
 		failedCh: make(chan struct{}),
 		lastSize: 512,
+		moved:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -182,6 +195,9 @@ func (p *Producer) Event(ctx context.Context, e *event.Event) error {
 	topic := p.opts.Topics.Name(e.Table.Schema, e.Table.Name)
 	if err := p.opts.Topics.Ensure(ctx, topic); err != nil {
 		return fmt.Errorf("%w: %w", ErrKafka, err)
+	}
+	if dup, err := p.republished(ctx, topic, e); err != nil || dup {
+		return err
 	}
 	value, err := event.AppendJSON(make([]byte, 0, p.lastSize+p.lastSize/4), e)
 	if err != nil {
@@ -214,11 +230,46 @@ func (p *Producer) Commit(ctx context.Context, pos checkpoint.Position) error {
 	p.mu.Lock()
 	if p.win.low == p.next {
 		p.safe = pos
+		p.signalMoved()
 	} else {
 		p.pending = append(p.pending, pendingCommit{end: p.next, pos: pos})
 	}
 	p.mu.Unlock()
 	return p.err()
+}
+
+// republished reports whether e was published by an earlier producer that
+// stopped before it saved a position past e.
+func (p *Producer) republished(ctx context.Context, topic string, e *event.Event) (bool, error) {
+	if !p.resumeLoaded {
+		pos, err := p.opts.Store.Load(ctx)
+		switch {
+		case err == nil:
+			p.resume = newPublished(p.opts.Topics.client, pos)
+		case !errors.Is(err, checkpoint.ErrNotFound):
+			return false, fmt.Errorf("reading the checkpoint: %w", err)
+		}
+		p.resumeLoaded = true
+	}
+	if p.resume == nil {
+		return false, nil
+	}
+	dup, err := p.resume.has(ctx, topic, e)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrKafka, err)
+	}
+	if dup {
+		metricNotRepublished.Inc()
+	}
+	return dup, nil
+}
+
+// signalMoved wakes the save loop.
+func (p *Producer) signalMoved() {
+	select {
+	case p.moved <- struct{}{}:
+	default: // a save is due already
+	}
 }
 
 // Heartbeat has nothing to publish: an idle source leaves Kafka idle.
@@ -255,7 +306,10 @@ func (p *Producer) completed(msgs []kafkago.Message, err error) {
 	for ; i < len(p.pending) && p.pending[i].end <= p.win.low; i++ {
 		p.safe = p.pending[i].pos
 	}
-	p.pending = p.pending[i:]
+	if i > 0 {
+		p.pending = p.pending[i:]
+		p.signalMoved()
+	}
 	p.mu.Unlock()
 	metricProduced.Add(float64(len(msgs)))
 	for ; moved > 0; moved-- {
@@ -270,17 +324,27 @@ func (p *Producer) err() error {
 	return p.failed
 }
 
+// saveLoop saves the acknowledged position whenever it moves, waiting
+// SaveInterval between saves when one is set.
 func (p *Producer) saveLoop() {
 	defer close(p.done)
-	t := time.NewTicker(p.opts.SaveInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-t.C:
-			if err := p.save(context.Background()); err != nil {
-				p.opts.Logger.Warn("saving checkpoint", "err", err)
+		case <-p.moved:
+		}
+		pause := p.opts.SaveInterval
+		if err := p.save(context.Background()); err != nil {
+			p.opts.Logger.Warn("saving checkpoint", "err", err)
+			p.signalMoved() // try again, after a pause that spares the store
+			pause = max(pause, time.Second)
+		}
+		if pause > 0 {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(pause):
 			}
 		}
 	}

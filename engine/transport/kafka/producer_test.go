@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -70,5 +72,94 @@ func TestIntegrationProducerSavesOnlyAcknowledgedPositions(t *testing.T) {
 			t.Errorf("message key %q", m.Key)
 		}
 		delete(sent, e.ID)
+	}
+}
+
+// frozenStore loads its position but refuses every save, as a producer
+// killed before saving would leave it.
+type frozenStore struct{ checkpoint.Memory }
+
+func (s *frozenStore) Save(context.Context, checkpoint.Position) error {
+	return errors.New("killed before saving")
+}
+
+func TestIntegrationProducerDoesNotRepublishAfterAKill(t *testing.T) {
+	brokers := testenv.KafkaBrokers(t)
+	ctx := testenv.Context(t, 0)
+	topics := NewTopics(brokers, testenv.UniqueName(t, "rep"), "", 3, 1)
+	tbl := event.NewTable("shop", "orders", []event.Column{{Name: "id", Type: "int"}}, []int{0})
+	commitPos := func(tx int) checkpoint.Position {
+		return checkpoint.Position{File: "b.000001", Pos: uint32(10_000*tx + 9_000)}
+	}
+	// publish sends transactions from..to as capture reads them: tx's rows
+	// lie between the commit of tx-1 and its own.
+	const rows = 300 // more per partition than the first stretch read back
+	publish := func(p *Producer, from, to int) {
+		t.Helper()
+		for tx := from; tx <= to; tx++ {
+			for r := range rows {
+				pos := uint32(10_000*tx + r)
+				e := &event.Event{ID: fmt.Sprintf("b.000001:%d:0", pos), Action: event.Insert, Table: tbl,
+					Version: event.MakeVersion(1, pos, 0), After: []event.Value{event.IntValue(int64(r))}}
+				e.Key = event.MakeKey(tbl, e.After)
+				if err := p.Event(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := p.Commit(ctx, commitPos(tx)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// A first producer gets transactions 1..4 acknowledged but dies with
+	// the checkpoint still after transaction 0.
+	frozen := &frozenStore{}
+	_ = frozen.Memory.Save(ctx, commitPos(0))
+	first, err := NewProducer(ProducerOptions{Brokers: brokers, Topics: topics, Store: frozen, ChunkSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(first, 1, 4)
+	if err := first.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for first.Position() != commitPos(4) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = first.writer.Close()
+	close(first.stop)
+	<-first.done
+
+	// The restart reads 1..6 again from the binlog.
+	store := &checkpoint.Memory{}
+	_ = store.Save(ctx, commitPos(0))
+	second, err := NewProducer(ProducerOptions{Brokers: brokers, Topics: topics, Store: store, ChunkSize: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(second, 1, 6)
+	if err := second.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Last(); got != commitPos(6) {
+		t.Errorf("checkpoint %v, want %v", got, commitPos(6))
+	}
+
+	count := map[string]int{}
+	for _, m := range testenv.TopicMessages(ctx, t, topics.Name("shop", "orders")) {
+		e, err := event.Decode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[e.ID]++
+	}
+	if len(count) != 6*rows {
+		t.Errorf("%d distinct events in Kafka, want %d", len(count), 6*rows)
+	}
+	for id, n := range count {
+		if n != 1 {
+			t.Errorf("event %s is in Kafka %d times", id, n)
+		}
 	}
 }
