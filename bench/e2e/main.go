@@ -57,6 +57,7 @@ import (
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/lua"
 	"github.com/moontide/moontide/engine/transport/embedded"
+	"github.com/moontide/moontide/internal/gctune"
 )
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 // run parses the flags, writes the backlog and runs the passes; the
 // database is dropped however it ends.
 func run() error {
+	gctune.Apply() // as the moontide binary runs
 	var src backlog.Flags
 	src.Register(flag.CommandLine)
 	redisAddr := flag.String("redis", os.Getenv("MOONTIDE_REDIS_ADDR"), "Redis host:port (default $MOONTIDE_REDIS_ADDR)")

@@ -49,6 +49,7 @@ import (
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/transport/kafka"
+	"github.com/moontide/moontide/internal/gctune"
 )
 
 func main() {
@@ -60,6 +61,7 @@ func main() {
 // run parses the flags, writes the backlog and runs the stages; the
 // database is dropped however it ends.
 func run() error {
+	gctune.Apply() // as the moontide binary runs
 	var src backlog.Flags
 	src.Register(flag.CommandLine)
 	brokersFlag := flag.String("brokers", os.Getenv("MOONTIDE_KAFKA_BROKERS"), "Kafka brokers, comma-separated (default $MOONTIDE_KAFKA_BROKERS)")

@@ -10,11 +10,13 @@ import (
 
 	// Every builtin Lua module registers itself.
 	_ "github.com/moontide/moontide/builtins/all"
+	"github.com/moontide/moontide/internal/gctune"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
 func main() {
+	gctune.Apply()
 	os.Exit(execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

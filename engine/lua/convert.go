@@ -541,6 +541,14 @@ func ArrayLen(L *glua.LState, t *glua.LTable) (int, error) {
 }
 
 func countKeys(t *glua.LTable) (count, max, strs, other int) {
+	if m, ok := stringKeys(t); ok {
+		for _, v := range m {
+			if v != glua.LNil {
+				strs++
+			}
+		}
+		return 0, 0, strs, 0
+	}
 	t.ForEach(func(k, _ glua.LValue) {
 		switch x := k.(type) {
 		case glua.LString:

@@ -205,6 +205,14 @@ func (e *JSONEncoder) table(dst []byte, t *glua.LTable, depth int) ([]byte, erro
 		return append(dst, ']'), nil
 	}
 	start := len(e.pairs)
+	if m, ok := stringKeys(t); ok {
+		for k, v := range m {
+			if v != glua.LNil {
+				e.pairs = append(e.pairs, jsonPair{k, v})
+			}
+		}
+		return e.object(dst, start, depth)
+	}
 	var kerr error
 	t.ForEach(func(k, v glua.LValue) {
 		ks, ok := ObjectKey(k)

@@ -66,6 +66,22 @@ func fieldsOf(t *glua.LTable) *tableFields {
 	return (*tableFields)(unsafe.Pointer(t))
 }
 
+// stringKeys returns the map of t's string keys when it has no other keys,
+// so that code which only reads such a table (json.encode, ToGo) can range
+// over it without ForEach, which boxes every key into a new LString. The
+// map may hold LNil values, which mean absent keys. ok is false without
+// fastShapes or when t has array or non-string keys.
+func stringKeys(t *glua.LTable) (m map[string]glua.LValue, ok bool) {
+	if !fastShapes {
+		return nil, false
+	}
+	f := fieldsOf(t)
+	if len(f.array) != 0 || len(f.dict) != 0 {
+		return nil, false
+	}
+	return f.strdict, true
+}
+
 // shape is a fixed list of distinct string keys; build makes tables with
 // exactly those keys, set in that order. A shape is owned by one state's
 // converter, like everything it builds.

@@ -152,3 +152,40 @@ func TestEventFieldsKeepTheirOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStringKeysReadsLikeForEach checks that json.encode and ToGo, which
+// range over a string-keyed table's map directly, see what ForEach shows.
+func TestStringKeysReadsLikeForEach(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	tables := map[string]string{
+		"object":         `{b = 1, a = "x", c = {d = true}}`,
+		"key removed":    `(function() local t = {a = 1, b = 2, c = 3}; t.b = nil; return t end)()`,
+		"all removed":    `(function() local t = {a = 1}; t.a = nil; return t end)()`,
+		"empty":          `{}`,
+		"array":          `{1, 2, "three"}`,
+		"mixed":          `{1, a = 2}`,
+		"non-string key": `{[true] = 1}`,
+		"many keys":      `{k1=1,k2=2,k3=3,k4=4,k5=5,k6=6,k7=7,k8=8,k9=9,k10=10,k11=11,k12=12}`,
+	}
+	for name, src := range tables {
+		if err := L.DoString("probe = " + src); err != nil {
+			t.Fatal(err)
+		}
+		tb := L.GetGlobal("probe").(*glua.LTable)
+		read := func() string {
+			n, lenErr := ArrayLen(L, tb)
+			js, encErr := (&JSONEncoder{L: L}).Append(nil, tb)
+			v, goErr := ToGo(L, tb)
+			return fmt.Sprintf("len %d %v | %s %v | %v %v", n, lenErr, js, encErr, v, goErr)
+		}
+		direct := read()
+		saved := fastShapes
+		fastShapes = false
+		viaForEach := read()
+		fastShapes = saved
+		if direct != viaForEach {
+			t.Errorf("%s: read directly %q, through ForEach %q", name, direct, viaForEach)
+		}
+	}
+}
