@@ -1,0 +1,191 @@
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+)
+
+// ServerOptions reads what a History of the server behind db needs to know:
+// its collations, collation_server and lower_case_table_names.
+func ServerOptions(ctx context.Context, db *sql.DB, flavor string) (Options, error) {
+	opts := Options{Flavor: flavor}
+	colls, err := LoadCollations(ctx, db)
+	if err != nil {
+		return opts, err
+	}
+	opts.Collations = colls
+	var server string
+	var lctn int
+	if err := db.QueryRowContext(ctx, "SELECT @@collation_server, @@lower_case_table_names").Scan(&server, &lctn); err != nil {
+		return opts, fmt.Errorf("reading collation_server and lower_case_table_names: %w", err)
+	}
+	opts.ServerCollation, _ = colls.ID(server)
+	opts.FoldNames = lctn != 0
+	return opts, nil
+}
+
+// systemSchemas is isSystemSchema as an SQL list.
+const systemSchemas = "('mysql', 'information_schema', 'performance_schema', 'sys')"
+
+// Snapshot reads the definition of every table of every database but the
+// server's own from information_schema into a new History, as of position
+// at. The snapshot is the schema when it runs: at stands for the position
+// the caller will read the binlog from, and the two agree only if no DDL
+// runs in between.
+func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, error) {
+	h := New(opts, at)
+	colls := h.opts.Collations
+	collID := func(name sql.NullString) uint64 {
+		if !name.Valid {
+			return 0
+		}
+		id, _ := colls.ID(name.String)
+		return id
+	}
+
+	rows, err := db.QueryContext(ctx, "SELECT SCHEMA_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "+systemSchemas)
+	if err != nil {
+		return nil, fmt.Errorf("reading databases: %w", err)
+	}
+	err = eachRow(rows, func() error {
+		var schema string
+		var coll sql.NullString
+		if err := rows.Scan(&schema, &coll); err != nil {
+			return err
+		}
+		h.putDB(schema, dbVersion{Pos: at, Collation: collID(coll), Snapshot: true})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading databases: %w", err)
+	}
+
+	tables := map[name]*Table{}
+	rows, err = db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') AND TABLE_SCHEMA NOT IN "+systemSchemas)
+	if err != nil {
+		return nil, fmt.Errorf("reading tables: %w", err)
+	}
+	err = eachRow(rows, func() error {
+		var t Table
+		var coll sql.NullString
+		if err := rows.Scan(&t.Schema, &t.Name, &coll); err != nil {
+			return err
+		}
+		t.Collation = collID(coll)
+		tables[h.key(t.Schema, t.Name)] = &t
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading tables: %w", err)
+	}
+
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN `+systemSchemas+`
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`)
+	if err != nil {
+		return nil, fmt.Errorf("reading columns: %w", err)
+	}
+	err = eachRow(rows, func() error {
+		var schema, table, colName, dataType, colType string
+		var coll sql.NullString
+		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll); err != nil {
+			return err
+		}
+		t := tables[h.key(schema, table)]
+		if t == nil {
+			return nil // a view's
+		}
+		c := Column{Name: colName, Type: normalizeDataType(dataType)}
+		c.Unsigned = isNumeric(c.Type) && strings.Contains(strings.ToLower(colType), "unsigned")
+		switch {
+		case isBinaryString(c.Type):
+			c.Collation = CollationBinary
+		case coll.Valid:
+			c.Collation = collID(coll)
+			if c.Collation == 0 {
+				return fmt.Errorf("column %s.%s.%s: unknown collation %s", schema, table, colName, coll.String)
+			}
+		}
+		if c.Type == "enum" || c.Type == "set" {
+			labels, err := h.labelsOf(colType)
+			if err != nil {
+				return fmt.Errorf("column %s.%s.%s: reading the labels of %s: %w", schema, table, colName, colType, err)
+			}
+			c.Labels = labels
+		}
+		t.Columns = append(t.Columns, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading columns: %w", err)
+	}
+
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN `+systemSchemas+`
+		ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX`)
+	if err != nil {
+		return nil, fmt.Errorf("reading primary keys: %w", err)
+	}
+	err = eachRow(rows, func() error {
+		var schema, table, col string
+		if err := rows.Scan(&schema, &table, &col); err != nil {
+			return err
+		}
+		if t := tables[h.key(schema, table)]; t != nil {
+			t.PK = append(t.PK, col)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading primary keys: %w", err)
+	}
+
+	for n, t := range tables {
+		h.tables[n] = []tableVersion{{Pos: at, Def: t, Snapshot: true}}
+	}
+	return h, nil
+}
+
+func eachRow(rows *sql.Rows, f func() error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// normalizeDataType maps information_schema's DATA_TYPE to the names DDL
+// gives: every spatial type is "geometry".
+func normalizeDataType(t string) string {
+	t = strings.ToLower(t)
+	switch t {
+	case "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		return "geometry"
+	}
+	return t
+}
+
+// labelsOf reads the labels of an ENUM or SET column type as
+// information_schema writes it ("enum('a','it”s')"), with the SQL parser,
+// which knows the server's quoting.
+func (h *History) labelsOf(colType string) ([]string, error) {
+	stmts, err := h.parse(DDL{Query: "CREATE TABLE t (c " + colType + ")"})
+	if err != nil {
+		return nil, err
+	}
+	ct, ok := stmts[0].(*ast.CreateTableStmt)
+	if !ok || len(ct.Cols) != 1 || ct.Cols[0].Tp == nil {
+		return nil, fmt.Errorf("not a column type")
+	}
+	labels := ct.Cols[0].Tp.GetElems()
+	if labels == nil {
+		labels = []string{}
+	}
+	return labels, nil
+}
