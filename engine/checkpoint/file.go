@@ -9,12 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // FileStore keeps the position as JSON in one file. Save writes a
 // temporary file next to it, fsyncs it, renames it over the old one and
 // fsyncs the directory, so after a crash the file holds either the old or
-// the new position, whole.
+// the new position, whole. Capture's schema history, when it keeps one,
+// lives in a second file next to it (SchemaHistoryPath), written the same
+// way.
 type FileStore struct {
 	path string
 }
@@ -48,37 +51,74 @@ func (s *FileStore) Save(ctx context.Context, p Position) error {
 	if err != nil {
 		return fmt.Errorf("saving checkpoint: %w", err)
 	}
-	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
+	if err := writeAtomic(s.path, append(data, '\n')); err != nil {
+		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".*.tmp")
+	return nil
+}
+
+// SchemaHistoryPath is the file next to the checkpoint that holds capture's
+// schema history: checkpoint.json → checkpoint.schema.json.
+func (s *FileStore) SchemaHistoryPath() string {
+	return strings.TrimSuffix(s.path, ".json") + ".schema.json"
+}
+
+// LoadSchemaHistory reads the saved schema history, or ErrNotFound.
+func (s *FileStore) LoadSchemaHistory(ctx context.Context) ([]byte, error) {
+	data, err := os.ReadFile(s.SchemaHistoryPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
+		return nil, fmt.Errorf("loading the schema history: %w", err)
+	}
+	return data, nil
+}
+
+// SaveSchemaHistory replaces the saved schema history durably, the way Save
+// replaces the position.
+func (s *FileStore) SaveSchemaHistory(ctx context.Context, data []byte) error {
+	if err := writeAtomic(s.SchemaHistoryPath(), data); err != nil {
+		return fmt.Errorf("saving the schema history to %s: %w", s.SchemaHistoryPath(), err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: it writes a temporary file next to
+// it, fsyncs it, renames it over path and fsyncs the directory, so after a
+// crash path holds the old or the new content, whole.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
 	}
 	// The rename is durable only once the directory entry is.
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("saving checkpoint to %s: %w", s.path, err)
+		return err
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("saving checkpoint to %s: syncing directory: %w", s.path, err)
+		return fmt.Errorf("syncing directory: %w", err)
 	}
 	return nil
 }

@@ -17,10 +17,11 @@ type Memory struct {
 	// grow without bound.
 	History bool
 
-	mu    sync.Mutex
-	n     int // saves so far
-	last  Position
-	saves []Position
+	mu     sync.Mutex
+	n      int // saves so far
+	last   Position
+	saves  []Position
+	schema []byte // the schema history, nil before the first save
 }
 
 // Load returns the last saved position, or ErrNotFound before the first
@@ -43,6 +44,24 @@ func (m *Memory) Save(_ context.Context, p Position) error {
 	if m.History {
 		m.saves = append(m.saves, p)
 	}
+	return nil
+}
+
+// LoadSchemaHistory returns the last saved schema history, or ErrNotFound.
+func (m *Memory) LoadSchemaHistory(context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.schema == nil {
+		return nil, ErrNotFound
+	}
+	return slices.Clone(m.schema), nil
+}
+
+// SaveSchemaHistory keeps a copy of data. It never fails.
+func (m *Memory) SaveSchemaHistory(_ context.Context, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.schema = append([]byte{}, data...)
 	return nil
 }
 

@@ -39,6 +39,48 @@ func exerciseStore(t *testing.T, s Store) {
 	}
 }
 
+// schemaHistoryStore is what capture asks of a store that keeps its schema
+// history.
+type schemaHistoryStore interface {
+	Store
+	LoadSchemaHistory(ctx context.Context) ([]byte, error)
+	SaveSchemaHistory(ctx context.Context, data []byte) error
+}
+
+// exerciseSchemaHistory checks, on an empty store, that the schema history
+// is saved and loaded whole, apart from the position: saving a history
+// first leaves no position, and saving a position keeps the history.
+func exerciseSchemaHistory(t *testing.T, s schemaHistoryStore) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.LoadSchemaHistory(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("LoadSchemaHistory on an empty store: got %v, want ErrNotFound", err)
+	}
+	big := []byte(`{"format":1,"tables":"` + strings.Repeat("é", 100_000) + `"}`) // beyond a TEXT column
+	for _, h := range [][]byte{[]byte(`{"format":1}`), big} {
+		if err := s.SaveSchemaHistory(ctx, h); err != nil {
+			t.Fatalf("SaveSchemaHistory: %v", err)
+		}
+		got, err := s.LoadSchemaHistory(ctx)
+		if err != nil || string(got) != string(h) {
+			t.Fatalf("LoadSchemaHistory = %.40q..., %v; want what was saved (%d bytes)", got, err, len(h))
+		}
+	}
+	if _, err := s.Load(ctx); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load after saving only a schema history: got %v, want ErrNotFound", err)
+	}
+	p := Position{File: "mariadb-bin.000003", Pos: 77, Flavor: "mariadb"}
+	if err := s.Save(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Load(ctx); err != nil || got != p {
+		t.Fatalf("Load = %v, %v; want %v", got, err, p)
+	}
+	if got, err := s.LoadSchemaHistory(ctx); err != nil || string(got) != string(big) {
+		t.Fatalf("the schema history after a Save: %d bytes, %v", len(got), err)
+	}
+}
+
 func TestFileStoreSavesAndLoads(t *testing.T) {
 	s := NewFileStore(filepath.Join(t.TempDir(), "sub", "checkpoint.json"))
 	exerciseStore(t, s)
@@ -46,6 +88,22 @@ func TestFileStoreSavesAndLoads(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("the directory holds %d entries, want only the checkpoint (no temporary files left)", len(entries))
 	}
+}
+
+func TestFileStoreKeepsTheSchemaHistoryNextToTheCheckpoint(t *testing.T) {
+	s := NewFileStore(filepath.Join(t.TempDir(), "checkpoint.json"))
+	exerciseSchemaHistory(t, s)
+	if want := filepath.Join(filepath.Dir(s.Path()), "checkpoint.schema.json"); s.SchemaHistoryPath() != want {
+		t.Errorf("SchemaHistoryPath %s, want %s", s.SchemaHistoryPath(), want)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(s.Path()))
+	if len(entries) != 2 {
+		t.Errorf("the directory holds %d entries, want the checkpoint and the schema history", len(entries))
+	}
+}
+
+func TestMemoryKeepsTheSchemaHistory(t *testing.T) {
+	exerciseSchemaHistory(t, &Memory{})
 }
 
 func TestFileStoreRejectsDamagedFiles(t *testing.T) {
@@ -97,6 +155,9 @@ func TestIntegrationRedisStore(t *testing.T) {
 	key := testenv.UniqueName(t, "mt:cp:")
 	t.Cleanup(func() { client.Del(context.Background(), key) })
 	exerciseStore(t, NewRedisStore(client, key))
+	hkey := testenv.UniqueName(t, "mt:cp:")
+	t.Cleanup(func() { client.Del(context.Background(), hkey, hkey+":schema") })
+	exerciseSchemaHistory(t, NewRedisStore(client, hkey))
 	if err := client.Set(ctx, key, "not json", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +183,23 @@ func TestIntegrationMySQLStore(t *testing.T) {
 	if _, err := other.Load(ctx); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another name: got %v, want ErrNotFound", err)
 	}
+	exerciseSchemaHistory(t, other)
+}
+
+func TestIntegrationMySQLStoreAddsTheSchemaHistoryColumnToAnOldTable(t *testing.T) {
+	ctx := testenv.Context(t, 30*time.Second)
+	db := testenv.Dest(t)
+	schema := testenv.FreshDatabase(t, db)
+	// The table as versions without a schema history made it.
+	if _, err := db.ExecContext(ctx, "CREATE TABLE `"+schema+"`.cp (name VARCHAR(191) NOT NULL PRIMARY KEY, position TEXT NOT NULL, "+
+		"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)) DEFAULT CHARSET utf8mb4"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewMySQLStore(ctx, db, schema+".cp", "capture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exerciseSchemaHistory(t, s)
 }
 
 func TestMemoryKeepsTheLastPositionAndOptionallyEvery(t *testing.T) {
