@@ -66,7 +66,10 @@ type History struct {
 	// position the History was loaded at): statements at or before it were
 	// applied already and are ignored.
 	applied Pos
-	parser  *parser.Parser
+	// saved is the position the History had applied when it was
+	// marshalled, for a History read by Unmarshal.
+	saved  Pos
+	parser *parser.Parser
 }
 
 // New returns an empty History as of position at.
@@ -99,6 +102,11 @@ func (h *History) dbKey(schema string) string {
 
 // Applied is the position up to which the History is complete.
 func (h *History) Applied() Pos { return h.applied }
+
+// Saved is, for a History read by Unmarshal, the position the History had
+// applied when it was marshalled: the last statement it saw. It is zero
+// for a History built otherwise.
+func (h *History) Saved() Pos { return h.saved }
 
 // Lookup returns the current definition of schema.table. When there is
 // none, the error says why: the table is unknown, was dropped, or the
@@ -187,7 +195,9 @@ func (h *History) dbCollation(schema string) uint64 {
 
 // historyFile is the JSON form of a History.
 type historyFile struct {
-	Format    int          `json:"format"`
+	Format int `json:"format"`
+	// Through is the position of the last statement applied.
+	Through   Pos          `json:"through"`
 	Databases []dbEntry    `json:"databases"`
 	Tables    []tableEntry `json:"tables"`
 }
@@ -207,7 +217,7 @@ const historyFormat = 1
 
 // Marshal returns the History as JSON, every version of every table.
 func (h *History) Marshal() ([]byte, error) {
-	f := historyFile{Format: historyFormat, Databases: []dbEntry{}, Tables: []tableEntry{}}
+	f := historyFile{Format: historyFormat, Through: h.applied, Databases: []dbEntry{}, Tables: []tableEntry{}}
 	for n, vs := range h.dbs {
 		f.Databases = append(f.Databases, dbEntry{Name: n, Versions: vs})
 	}
@@ -249,6 +259,7 @@ func Unmarshal(data []byte, opts Options, at Pos) (h *History, warning error, er
 		return nil, nil, fmt.Errorf("decoding the schema history: format %d, this build reads %d", f.Format, historyFormat)
 	}
 	h = New(opts, at)
+	h.saved = f.Through
 	var before Pos
 	early := func(p Pos) {
 		if before.IsZero() || p.Compare(before) < 0 {

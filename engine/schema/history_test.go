@@ -157,6 +157,9 @@ func TestMarshalRoundTripsEveryVersion(t *testing.T) {
 	if got := strings.Join(again.Tables(), " "); got != "db.born db.keep" {
 		t.Errorf("tables %s", got)
 	}
+	if again.Saved() != h.Applied() {
+		t.Errorf("Saved %s, want the position applied at Marshal, %s", again.Saved(), h.Applied())
+	}
 	// Every version is in the JSON, also those a load rewinds away.
 	for _, want := range []string{`"pos":1100`, `"pos":1400`, `"name":"gone"`, `"snapshot":true`} {
 		if !strings.Contains(string(data), want) {
@@ -168,7 +171,7 @@ func TestMarshalRoundTripsEveryVersion(t *testing.T) {
 func TestUnmarshalRejectsDamagedHistories(t *testing.T) {
 	for name, data := range map[string]string{
 		"not JSON":         `{"format":1,"tab`,
-		"an unknown field": `{"format":1,"databases":[],"tables":[],"extra":1}`,
+		"an unknown field": `{"format":1,"through":{"file":"f.000001","pos":4},"databases":[],"tables":[],"extra":1}`,
 		"another format":   `{"format":2,"databases":[],"tables":[]}`,
 	} {
 		if _, _, err := Unmarshal([]byte(data), Options{}, at(1)); err == nil {

@@ -65,6 +65,7 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 	}
 
 	tables := map[name]*Table{}
+	lost := map[name]string{}
 	rows, err = db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') AND TABLE_SCHEMA NOT IN "+systemSchemas)
 	if err != nil {
 		return nil, fmt.Errorf("reading tables: %w", err)
@@ -116,6 +117,14 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 				return fmt.Errorf("column %s.%s.%s: reading the labels of %s: %w", schema, table, colName, colType, err)
 			}
 			c.Labels = labels
+			for _, l := range labels {
+				if strings.Contains(l, "?") {
+					// information_schema is utf8mb3: it shows a character
+					// beyond the BMP (an emoji) as '?', so the label may
+					// not be what the server stores.
+					lost[h.key(schema, table)] = fmt.Sprintf("information_schema shows a label of %s %s as %q, and writes characters it cannot show as '?'", colName, c.Type, l)
+				}
+			}
 		}
 		t.Columns = append(t.Columns, c)
 		return nil
@@ -145,6 +154,10 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 	}
 
 	for n, t := range tables {
+		if reason, ok := lost[n]; ok {
+			h.tables[n] = []tableVersion{{Pos: at, Lost: reason, Snapshot: true}}
+			continue
+		}
 		h.tables[n] = []tableVersion{{Pos: at, Def: t, Snapshot: true}}
 	}
 	return h, nil

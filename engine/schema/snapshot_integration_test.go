@@ -72,6 +72,17 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 	if _, err := snap.Lookup(schema, "renamed_from"); err == nil {
 		t.Error("the snapshot has the table that was renamed away")
 	}
+	// A label information_schema cannot show is not guessed.
+	if _, err := db.ExecContext(ctx, "CREATE TABLE `"+schema+"`.emoji (e ENUM('😀','a') CHARACTER SET utf8mb4)"); err != nil {
+		t.Fatal(err)
+	}
+	snap, err = Snapshot(ctx, db, opts, at(101))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.Lookup(schema, "emoji"); err == nil || !strings.Contains(err.Error(), "lost track") || !strings.Contains(err.Error(), "as '?'") {
+		t.Errorf("a table with a label information_schema shows as '?': %v", err)
+	}
 	kinds, _ := snap.Lookup(schema, "kinds")
 	if got := describe(kinds); !strings.Contains(got, "e enum /45 (a|it's|back\\slash|é| sp)") || !strings.Contains(got, "b varbinary /63") ||
 		!strings.Contains(got, "v varchar /8") || !strings.Contains(got, "pk(id,s)") || !strings.Contains(got, "j longtext /46") {
