@@ -19,6 +19,7 @@ import (
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/config"
+	"github.com/moontide/moontide/engine/schema"
 )
 
 // Options configure a capture. The zero value of every optional field is a
@@ -56,6 +57,26 @@ type Options struct {
 	// MaxBackoff caps the wait between reconnect attempts after a lost
 	// connection; the wait starts at 500ms and doubles. The default is 30s.
 	MaxBackoff time.Duration
+	// SchemaHistory keeps the schema history capture follows when the
+	// server does not write binlog_row_metadata=FULL (see package schema):
+	// read once at start for the start position, and saved whenever a DDL
+	// statement changes it, before that statement's Commit reaches the
+	// Output. Every checkpoint store implements it; give the one that is
+	// the CheckpointStore, so the history stays with the position it
+	// belongs to. Nil keeps the history in memory only, so every start
+	// takes a fresh snapshot of information_schema as the schema at the
+	// start position. Unused when the binlog has FULL metadata.
+	SchemaHistory SchemaHistoryStore
+}
+
+// SchemaHistoryStore keeps capture's schema history, an opaque blob, next to
+// the checkpoint. The checkpoint package's stores implement it.
+type SchemaHistoryStore interface {
+	// LoadSchemaHistory returns the saved history, or an error wrapping
+	// checkpoint.ErrNotFound when none was saved.
+	LoadSchemaHistory(ctx context.Context) ([]byte, error)
+	// SaveSchemaHistory replaces the saved history durably.
+	SaveSchemaHistory(ctx context.Context, data []byte) error
 }
 
 func (o *Options) defaults() error {
@@ -135,7 +156,8 @@ func (c *Capturer) Close() error { return c.db.Close() }
 // Run captures until ctx is done or a non-transient error occurs; see the
 // package function Run.
 func (c *Capturer) Run(ctx context.Context, out Output) error {
-	if err := c.checkServer(ctx); err != nil {
+	binlog, err := c.checkServer(ctx)
+	if err != nil {
 		return err
 	}
 	cs, err := loadCharsets(ctx, c.db)
@@ -146,8 +168,15 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	if err != nil {
 		return err
 	}
+	var history *schema.History
+	if !binlog.fullMetadata {
+		if history, err = c.openHistory(ctx, start); err != nil {
+			return err
+		}
+	}
 	c.log.Info("capture starting", "source", c.opts.DSN.String(), "from", start.String())
 	s := newStream(c, cs, &metered{out: out, counters: map[meterKey]prometheus.Counter{}}, start)
+	s.history = history
 	c.cur.Store(s)
 	backoff := 500 * time.Millisecond
 	for {
@@ -179,43 +208,148 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 
 // checkServer verifies the server writes a binlog capture can read, with a
 // message that says what to change when it does not.
-func (c *Capturer) checkServer(ctx context.Context) error {
+func (c *Capturer) checkServer(ctx context.Context) (binlogSettings, error) {
 	vars := map[string]string{}
 	rows, err := c.db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','binlog_row_value_options','gtid_mode')")
 	if err != nil {
-		return fmt.Errorf("connecting to source %s: %w", c.opts.DSN, explainServerError(err))
+		return binlogSettings{}, fmt.Errorf("connecting to source %s: %w", c.opts.DSN, explainServerError(err))
 	}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
 			rows.Close()
-			return fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
+			return binlogSettings{}, fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
 		}
 		vars[strings.ToLower(k)] = strings.ToUpper(v)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
+		return binlogSettings{}, fmt.Errorf("reading server variables of %s: %w", c.opts.DSN, err)
 	}
-	if vars["log_bin"] != "ON" && vars["log_bin"] != "1" {
-		return fmt.Errorf("source %s has binary logging off: start it with log_bin=ON (and binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL)", c.opts.DSN)
+	b, err := checkVariables(vars)
+	if err != nil {
+		return b, fmt.Errorf("source %s %w", c.opts.DSN, err)
 	}
-	if vars["binlog_format"] != "ROW" {
-		return fmt.Errorf("source %s has binlog_format=%s: capture needs ROW (SET GLOBAL binlog_format='ROW' and put it in the server config; sessions already open keep the old format)", c.opts.DSN, vars["binlog_format"])
+	if b.rowImage != "FULL" {
+		c.log.Warn("binlog_row_image is not FULL: row images lack unchanged columns, which events carry as missing", "binlog_row_image", b.rowImage)
 	}
-	if v := vars["binlog_row_image"]; v != "" && v != "FULL" {
-		c.log.Warn("binlog_row_image is not FULL: row images lack unchanged columns, which events carry as missing", "binlog_row_image", v)
-	}
-	if v := vars["binlog_row_metadata"]; v != "FULL" {
-		return fmt.Errorf("source %s has binlog_row_metadata=%s: capture takes column names, signedness and ENUM/SET labels from the binlog itself and needs FULL (SET GLOBAL binlog_row_metadata='FULL' and put it in the server config)", c.opts.DSN, v)
-	}
-	if v := vars["binlog_row_value_options"]; strings.Contains(v, "PARTIAL_JSON") {
-		return fmt.Errorf("source %s has binlog_row_value_options=%s: partial JSON updates do not carry whole values; set it to ''", c.opts.DSN, v)
+	if !b.fullMetadata {
+		c.log.Info("binlog_row_metadata is not FULL: the binlog lacks column names, ENUM/SET labels and primary keys, so capture follows them in a schema history built from information_schema and the DDL it reads (binlog_row_metadata=FULL needs none)",
+			"binlog_row_metadata", b.rowMetadata)
 	}
 	// SHOW BINARY LOGS needs REPLICATION CLIENT (BINLOG MONITOR on MariaDB
 	// 10.5+): the same right the dump needs, checked before we rely on it.
 	if _, err := c.binaryLogs(ctx); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+// binlogSettings is what capture needs to know of the server's binlog.
+type binlogSettings struct {
+	rowImage    string // binlog_row_image
+	rowMetadata string // binlog_row_metadata, "" on servers without it
+	// fullMetadata: TABLE_MAP events carry column names, signedness,
+	// ENUM/SET labels, collations and the primary key, so capture needs no
+	// schema history.
+	fullMetadata bool
+}
+
+// checkVariables decides from the server's global variables (lower-case
+// names, upper-case values) whether capture can read its binlog. Its error
+// follows "source <dsn> " and says what to change.
+func checkVariables(vars map[string]string) (binlogSettings, error) {
+	b := binlogSettings{rowImage: vars["binlog_row_image"], rowMetadata: vars["binlog_row_metadata"]}
+	if b.rowImage == "" {
+		b.rowImage = "FULL" // servers before binlog_row_image always wrote full images
+	}
+	b.fullMetadata = b.rowMetadata == "FULL"
+	if vars["log_bin"] != "ON" && vars["log_bin"] != "1" {
+		return b, errors.New("has binary logging off: start it with log_bin=ON (and binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL)")
+	}
+	if vars["binlog_format"] != "ROW" {
+		return b, fmt.Errorf("has binlog_format=%s: capture needs ROW (SET GLOBAL binlog_format='ROW' and put it in the server config; sessions already open keep the old format)", vars["binlog_format"])
+	}
+	if v := vars["binlog_row_value_options"]; strings.Contains(v, "PARTIAL_JSON") {
+		return b, fmt.Errorf("has binlog_row_value_options=%s: partial JSON updates do not carry whole values; set it to ''", v)
+	}
+	return b, nil
+}
+
+// openHistory returns the schema history in force at start: the saved one
+// rewound to start when it reaches that far, else a snapshot of
+// information_schema taken now and recorded at start (and saved).
+func (c *Capturer) openHistory(ctx context.Context, start startPos) (*schema.History, error) {
+	opts, err := schema.ServerOptions(ctx, c.db, c.opts.Flavor)
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
+	}
+	at := schema.Pos{File: start.file, Pos: start.pos}
+	store := c.opts.SchemaHistory
+	if store != nil && start.file != "" {
+		h, err := c.loadHistory(ctx, store, opts, at)
+		if err != nil || h != nil {
+			return h, err
+		}
+	}
+	h, err := schema.Snapshot(ctx, c.db, opts, at)
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
+	}
+	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start; it is right for rows written before now only if no DDL ran since the start position",
+		"pos", at.String(), "tables", len(h.Tables()))
+	if store != nil {
+		if err := saveHistory(ctx, store, h); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// loadHistory loads the saved history rewound to at, or returns nil when
+// none is saved or it does not reach at (DDL after what it saw may have
+// run, so it is stale).
+func (c *Capturer) loadHistory(ctx context.Context, store SchemaHistoryStore, opts schema.Options, at schema.Pos) (*schema.History, error) {
+	data, err := store.LoadSchemaHistory(ctx)
+	if errors.Is(err, checkpoint.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the schema history: %w", err)
+	}
+	h, warning, err := schema.Unmarshal(data, opts, at)
+	if err != nil {
+		return nil, fmt.Errorf("loading the schema history: %w", err)
+	}
+	// The history is complete up to the last statement it saw, and up to
+	// the stored checkpoint: capture read every event before it.
+	reach := h.Saved()
+	if c.opts.CheckpointStore != nil {
+		if cp, err := c.opts.CheckpointStore.Load(ctx); err == nil && cp.File != "" {
+			if p := (schema.Pos{File: cp.File, Pos: cp.Pos}); p.Compare(reach) > 0 {
+				reach = p
+			}
+		}
+	}
+	if at.Compare(reach) > 0 {
+		c.log.Warn("schema history: the saved history ends before the start position; taking a fresh snapshot instead", "saved_through", reach.String(), "pos", at.String())
+		return nil, nil
+	}
+	if warning != nil {
+		c.log.Warn("schema history: "+warning.Error(), "pos", at.String())
+	}
+	c.log.Info("schema history: loaded", "pos", at.String(), "tables", len(h.Tables()))
+	return h, nil
+}
+
+// saveHistory saves the whole history.
+func saveHistory(ctx context.Context, store SchemaHistoryStore, h *schema.History) error {
+	data, err := h.Marshal()
+	if err != nil {
 		return err
+	}
+	if err := store.SaveSchemaHistory(ctx, data); err != nil {
+		return fmt.Errorf("saving the schema history at %s: %w", h.Applied(), err)
 	}
 	return nil
 }

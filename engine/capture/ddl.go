@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode"
 )
@@ -16,9 +17,12 @@ const (
 	queryDDL                       // a schema change
 )
 
-// ddlTarget is what a DDL statement is about.
+// ddlTarget is what a DDL statement is about: a table, a database
+// (database set, table empty), or only the schema a view, routine or
+// trigger lives in (both unset).
 type ddlTarget struct {
 	schema, table string
+	database      bool
 }
 
 // classifyQuery looks at the leading keywords of a statement. DDL
@@ -83,8 +87,12 @@ func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
 	switch object {
 	case "DATABASE", "SCHEMA":
 		t.skipIfExists()
-		name := t.ident()
-		return queryDDL, []ddlTarget{{schema: name}}
+		switch strings.ToUpper(t.peekWord()) {
+		case "DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "COMMENT", "READ":
+			// ALTER DATABASE CHARACTER SET ...: the default database.
+			return queryDDL, []ddlTarget{{schema: defaultSchema, database: true}}
+		}
+		return queryDDL, []ddlTarget{{schema: t.ident(), database: true}}
 	case "TABLE", "TABLES", "SEQUENCE":
 		t.skipIfExists()
 		var targets []ddlTarget
@@ -93,14 +101,14 @@ func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
 			if n == "" {
 				break
 			}
-			targets = append(targets, ddlTarget{s, n})
+			targets = append(targets, ddlTarget{schema: s, table: n})
 			if first == "RENAME" {
 				// RENAME TABLE a TO b, c TO d: both names matter.
 				if strings.ToUpper(t.word()) != "TO" {
 					break
 				}
 				s, n = t.qualified(defaultSchema)
-				targets = append(targets, ddlTarget{s, n})
+				targets = append(targets, ddlTarget{schema: s, table: n})
 			}
 			if first == "ALTER" && strings.ToUpper(t.peekWord()) == "RENAME" {
 				t.word()
@@ -110,7 +118,7 @@ func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
 				if w := strings.ToUpper(t.peekWord()); w != "COLUMN" && w != "INDEX" && w != "KEY" {
 					s, n = t.qualified(defaultSchema)
 					if n != "" {
-						targets = append(targets, ddlTarget{s, n})
+						targets = append(targets, ddlTarget{schema: s, table: n})
 					}
 				}
 			}
@@ -130,7 +138,7 @@ func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
 			}
 			if w == "ON" {
 				s, n := t.qualified(defaultSchema)
-				return queryDDL, []ddlTarget{{s, n}}
+				return queryDDL, []ddlTarget{{schema: s, table: n}}
 			}
 		}
 	default:
@@ -285,4 +293,58 @@ func (t *tokenizer) skipIfExists() {
 	if strings.ToUpper(t.peekWord()) == "EXISTS" {
 		t.word()
 	}
+}
+
+// queryStatus reads from a QUERY event's status variables the session's
+// sql_mode and collation_server, zero when absent. The variables are a
+// sequence of (code, value) whose value sizes depend on the code; reading
+// stops at a code it does not know, which in practice comes after these
+// (see Query_log_event::write in the server).
+func queryStatus(vars []byte) (sqlMode, serverCollation uint64) {
+	i := 0
+	need := func(n int) bool { return i+n <= len(vars) }
+	for i < len(vars) {
+		code := vars[i]
+		i++
+		var n int
+		switch code {
+		case 0: // Q_FLAGS2_CODE
+			n = 4
+		case 1: // Q_SQL_MODE_CODE
+			if !need(8) {
+				return
+			}
+			sqlMode = binary.LittleEndian.Uint64(vars[i:])
+			n = 8
+		case 2: // Q_CATALOG_CODE: length, name, NUL
+			if !need(1) {
+				return
+			}
+			n = 1 + int(vars[i]) + 1
+		case 3: // Q_AUTO_INCREMENT
+			n = 4
+		case 4: // Q_CHARSET_CODE: client charset, collation_connection, collation_server
+			if !need(6) {
+				return
+			}
+			serverCollation = uint64(binary.LittleEndian.Uint16(vars[i+4:]))
+			n = 6
+		case 5, 6: // Q_TIME_ZONE_CODE, Q_CATALOG_NZ_CODE: length, name
+			if !need(1) {
+				return
+			}
+			n = 1 + int(vars[i])
+		case 7, 8: // Q_LC_TIME_NAMES_CODE, Q_CHARSET_DATABASE_CODE
+			n = 2
+		case 9: // Q_TABLE_MAP_FOR_UPDATE_CODE
+			n = 8
+		default:
+			return
+		}
+		if !need(n) {
+			return
+		}
+		i += n
+	}
+	return
 }

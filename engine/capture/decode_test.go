@@ -251,7 +251,10 @@ func TestClassifyQueryFindsTheTablesOfDDL(t *testing.T) {
 		{"TRUNCATE TABLE t", queryDDL, "db.t"},
 		{"TRUNCATE t", queryDDL, "db.t"},
 		{"CREATE UNIQUE INDEX i ON t (a)", queryDDL, "db.t"},
-		{"CREATE DATABASE shop", queryDDL, "shop."},
+		{"CREATE DATABASE shop", queryDDL, "shop. (database)"},
+		{"ALTER DATABASE CHARACTER SET latin1", queryDDL, "db. (database)"},
+		{"ALTER SCHEMA `default` CHARACTER SET latin1", queryDDL, "default. (database)"},
+		{"DROP DATABASE IF EXISTS shop", queryDDL, "shop. (database)"},
 		{"CREATE DEFINER=`root`@`localhost` VIEW v AS SELECT 1", queryDDL, "db."},
 		{"/*!40000 ALTER TABLE t DISABLE KEYS */", queryDDL, "db.t"},
 		{"GRANT SELECT ON *.* TO u", queryOther, ""},
@@ -262,7 +265,11 @@ func TestClassifyQueryFindsTheTablesOfDDL(t *testing.T) {
 		kind, targets := classifyQuery(tt.q, "db")
 		var got []string
 		for _, t := range targets {
-			got = append(got, t.schema+"."+t.table)
+			s := t.schema + "." + t.table
+			if t.database {
+				s += " (database)"
+			}
+			got = append(got, s)
 		}
 		if kind != tt.kind || strings.Join(got, " ") != tt.targets {
 			t.Errorf("%q: got %d %q, want %d %q", tt.q, kind, strings.Join(got, " "), tt.kind, tt.targets)

@@ -6,8 +6,12 @@
 //     a row it cannot decode stops capture with an error naming the table,
 //     the position and the column — it never skips;
 //   - column names, types, signedness and ENUM/SET labels as they were when
-//     the row was written (from the TABLE_MAP metadata the server writes with
-//     binlog_row_metadata=FULL), never today's schema;
+//     the row was written, never today's schema: from the TABLE_MAP metadata
+//     the server writes with binlog_row_metadata=FULL, or else from a schema
+//     history (package schema) that starts from information_schema and
+//     follows the DDL in the binlog, saved next to the checkpoint; a
+//     TABLE_MAP that does not fit the history's definition (column count,
+//     types, signedness, charsets) stops capture rather than mislabel a row;
 //   - values decoded from the row image bytes by this package (see
 //     docs/types.md), not through float64 or time.Time;
 //   - Output.Commit only at transaction boundaries (XID, COMMIT, and after

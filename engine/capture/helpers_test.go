@@ -138,7 +138,15 @@ func startCapture(t *testing.T, opts Options, out Output) (stop func() error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, opts, out) }()
+	go func() {
+		err := Run(ctx, opts, out)
+		if err != nil {
+			// Said at once: a test waiting for events would otherwise
+			// only time out.
+			t.Logf("capture ended: %v", err)
+		}
+		done <- err
+	}()
 	var once sync.Once
 	var err error
 	stop = func() error {

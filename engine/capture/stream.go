@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/schema"
 )
 
 // rawRows is the body of a rows event (after its header), which the
@@ -67,6 +69,10 @@ type stream struct {
 	// connID is the server's id of the current replication connection
 	// (for tests that cut it).
 	connID atomic.Uint32
+
+	// history is the schema history when the binlog lacks FULL metadata,
+	// else nil.
+	history *schema.History
 
 	dec       rowDecoder
 	evSlab    []event.Event
@@ -335,6 +341,13 @@ func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *repl
 		if !s.inTx {
 			s.begin(h, "")
 		}
+		if s.history != nil {
+			// Saved before the statement's Commit, so a saved checkpoint
+			// is never ahead of its schema.
+			if err := s.followDDL(ctx, h, ev, q, targets); err != nil {
+				return err
+			}
+		}
 		if err := s.ddl(ctx, h, q, string(ev.Schema), targets); err != nil {
 			return err
 		}
@@ -385,6 +398,58 @@ func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema 
 	}
 	s.markEmitted(h)
 	return nil
+}
+
+// followDDL applies a DDL statement to the schema history and saves the
+// history when it changed. A statement the history cannot follow is an
+// error when it concerns a captured table (its rows could not be decoded
+// right), and a warning otherwise. Every table counts, captured or not: a
+// RENAME can make an uncaptured table a captured one.
+func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent, q string, targets []ddlTarget) error {
+	relevant := false
+	for _, t := range targets {
+		relevant = relevant || t.table != "" || t.database
+	}
+	if !relevant {
+		return nil // views, routines, triggers, events
+	}
+	sqlMode, serverCollation := queryStatus(ev.StatusVars)
+	changed, err := s.history.Apply(schema.DDL{
+		Pos: schema.Pos{File: s.file, Pos: h.LogPos}, Schema: string(ev.Schema), Query: q,
+		SQLMode: sqlMode, ServerCollation: serverCollation,
+	})
+	if err != nil {
+		var names []schema.TableName
+		var ae *schema.ApplyError
+		if errors.As(err, &ae) {
+			names = ae.Tables
+		}
+		for _, t := range targets {
+			names = append(names, schema.TableName{Schema: t.schema, Table: t.table})
+		}
+		for _, n := range names {
+			if n.Table != "" && s.c.filter.Match(n.Schema, n.Table) {
+				return fmt.Errorf("capture %s at %s:%d: the schema history cannot follow the statement %q: %w; "+
+					"without binlog_row_metadata=FULL capture needs it to know the table's columns: set binlog_row_metadata=FULL on the server, or start from a position after this statement",
+					n, s.file, h.LogPos, abbreviate(q), err)
+			}
+		}
+		s.c.log.Warn("schema history: a DDL statement about no captured table could not be followed; tables it names are unknown from here on",
+			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "statement", abbreviate(q), "err", err)
+	}
+	if changed && s.c.opts.SchemaHistory != nil {
+		return saveHistory(ctx, s.c.opts.SchemaHistory, s.history)
+	}
+	return nil
+}
+
+// abbreviate shortens a statement for a message.
+func abbreviate(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 300 {
+		return q[:300] + "..."
+	}
+	return q
 }
 
 // commit ends the open transaction and tells the output where to resume.
@@ -442,19 +507,32 @@ func (s *stream) tableMap(be *replication.BinlogEvent, tm *replication.TableMapE
 	key := tableMapKey(be)
 	tv, ok := s.byBytes[string(key)]
 	if !ok {
-		schema, name := string(tm.Schema), string(tm.Table)
-		included := s.c.filter.Match(schema, name)
+		schemaName, name := string(tm.Schema), string(tm.Table)
+		included := s.c.filter.Match(schemaName, name)
 		if included {
+			var def *schema.Table
+			if s.history != nil && len(tm.ColumnName) == 0 {
+				// No names in the map: the definition comes from the
+				// schema history. (A map with names, from a time the
+				// server wrote FULL metadata, describes itself.)
+				var err error
+				if def, err = s.history.Lookup(schemaName, name); err != nil {
+					return fmt.Errorf("capture %s.%s at %s:%d: %w", schemaName, name, s.file, be.Header.LogPos, err)
+				}
+			}
 			var err error
-			tv, err = buildTable(tm, s.cs, s.c.opts.Flavor, nil)
+			tv, err = buildTable(tm, s.cs, s.c.opts.Flavor, def)
 			if err != nil {
-				return fmt.Errorf("capture %s.%s at %s:%d: %w", schema, name, s.file, be.Header.LogPos, err)
+				if def != nil {
+					err = fmt.Errorf("%w; the schema history is out of step with the binlog (did DDL run between the start position and the snapshot at start?): set binlog_row_metadata=FULL on the server, or start from a later position", err)
+				}
+				return fmt.Errorf("capture %s.%s at %s:%d: %w", schemaName, name, s.file, be.Header.LogPos, err)
 			}
 			if len(tv.table.PK) == 0 && len(tm.PrimaryKey) == 0 {
-				s.c.log.Debug("table has no primary key: its events share the empty key", "table", schema+"."+name)
+				s.c.log.Debug("table has no primary key: its events share the empty key", "table", schemaName+"."+name)
 			}
 		} else {
-			tv = &tableVersion{table: event.NewTable(schema, name, nil, nil)}
+			tv = &tableVersion{table: event.NewTable(schemaName, name, nil, nil)}
 		}
 		tv.included = included
 		if len(s.byBytes) >= 4096 {

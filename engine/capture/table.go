@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/schema"
 )
 
 // column says how to decode one column of a row image. It is built once
@@ -37,22 +39,13 @@ type tableVersion struct {
 	mysqlJSON bool
 }
 
-// tableDef describes a table's columns where the table map does not: the
-// input a schema history would give buildTable for servers without
-// binlog_row_metadata=FULL. Capture does not build one yet (it refuses such
-// servers), so today def is always nil.
-type tableDef struct {
-	Names     []string   `json:"names"`
-	Unsigned  []bool     `json:"unsigned"`
-	Collation []uint64   `json:"collation"`
-	Labels    [][]string `json:"labels,omitempty"`
-	PK        []int      `json:"pk"`
-}
-
-// buildTable turns a TABLE_MAP event into a tableVersion. It fails when
-// the map lacks column names and no schemaInfo can supply them, so a row is
-// never labelled with names that may be wrong.
-func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *tableDef) (*tableVersion, error) {
+// buildTable turns a TABLE_MAP event into a tableVersion. Without def, the
+// map itself must carry column names and the rest (binlog_row_metadata=
+// FULL); with def, the table's definition from the schema history, names,
+// signedness, labels and the primary key come from def, after checkDef
+// found the map and def to agree. Either way a row is never labelled with
+// names that may be wrong.
+func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *schema.Table) (*tableVersion, error) {
 	n := int(tm.ColumnCount)
 	names := tm.ColumnNameString()
 	var unsigned map[int]bool
@@ -68,25 +61,30 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		enums = tm.EnumStrValueMap()
 		sets = tm.SetStrValueMap()
 	} else {
-		if len(def.Names) != n {
-			return nil, fmt.Errorf("the table map has %d columns, the schema history %d", n, len(def.Names))
+		if err := checkDef(tm, def, cs); err != nil {
+			return nil, err
 		}
-		names = def.Names
+		names = make([]string, n)
 		unsigned = map[int]bool{}
-		collations = map[int]uint64{}
+		collations, enumSetCollations = map[int]uint64{}, map[int]uint64{}
 		enums, sets = map[int][]string{}, map[int][]string{}
-		for i := 0; i < n; i++ {
-			if i < len(def.Unsigned) {
-				unsigned[i] = def.Unsigned[i]
+		for i, c := range def.Columns {
+			names[i] = c.Name
+			unsigned[i] = c.Unsigned
+			if c.Collation != 0 {
+				collations[i], enumSetCollations[i] = c.Collation, c.Collation
 			}
-			if i < len(def.Collation) && def.Collation[i] != 0 {
-				collations[i] = def.Collation[i]
-			}
-			if i < len(def.Labels) && def.Labels[i] != nil {
-				enums[i], sets[i] = def.Labels[i], def.Labels[i]
+			if c.Labels != nil {
+				enums[i], sets[i] = c.Labels, c.Labels
 			}
 		}
-		enumSetCollations = collations
+		// A map with MINIMAL metadata has each numeric column's signedness
+		// and each character column's collation, which checkDef found to
+		// agree with the history's (up to YEAR, which the server flags
+		// unsigned, and collations of one charset kind): the map's are
+		// the exact ones.
+		maps.Copy(unsigned, tm.UnsignedMap())
+		maps.Copy(collations, tm.CollationMap())
 	}
 	tv := &tableVersion{cols: make([]column, n)}
 	cols := make([]event.Column, n)
@@ -108,7 +106,7 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 	}
 	var pk []int
 	if def != nil {
-		pk = def.PK
+		pk = def.PKIndexes()
 	} else {
 		pk = make([]int, 0, len(tm.PrimaryKey))
 		for _, p := range tm.PrimaryKey {
@@ -120,6 +118,179 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 	}
 	tv.table = event.NewTable(string(tm.Schema), string(tm.Table), cols, pk)
 	return tv, nil
+}
+
+// checkDef checks that a TABLE_MAP event and the schema history's
+// definition of its table describe the same columns: their number, each
+// column's type, the storage size of ENUM and SET columns against their
+// number of labels, and, where the map carries them (MINIMAL metadata),
+// signedness and charset. A difference means the history is out of step
+// with the binlog; decoding on would label or read values wrongly.
+func checkDef(tm *replication.TableMapEvent, def *schema.Table, cs charsets) error {
+	n := int(tm.ColumnCount)
+	if len(def.Columns) != n {
+		return fmt.Errorf("the binlog's table map has %d columns, the schema history's definition %d (%s)", n, len(def.Columns), columnNames(def))
+	}
+	unsigned, collations := tm.UnsignedMap(), tm.CollationMap()
+	for i, c := range def.Columns {
+		real, meta := tm.ColumnType[i], tm.ColumnMeta[i]
+		if real == mysql.MYSQL_TYPE_STRING {
+			real, _ = stringMeta(meta)
+		}
+		where := fmt.Sprintf("column %d (%s in the schema history)", i+1, c.Name)
+		if !typeFits(real, c.Type) {
+			return fmt.Errorf("%s: the binlog has type %s, the schema history %s", where, binlogTypeName(real), c.Type)
+		}
+		switch real {
+		case mysql.MYSQL_TYPE_ENUM:
+			if size, want := int(meta&0xff), enumSize(len(c.Labels)); size != want {
+				return fmt.Errorf("%s: the binlog stores the ENUM in %d bytes, the schema history's %d labels need %d", where, size, len(c.Labels), want)
+			}
+		case mysql.MYSQL_TYPE_SET:
+			if size, want := int(meta&0xff), setSize(len(c.Labels)); size != want {
+				return fmt.Errorf("%s: the binlog stores the SET in %d bytes, the schema history's %d labels need %d", where, size, len(c.Labels), want)
+			}
+		}
+		// The server flags YEAR as unsigned; the history knows it as YEAR.
+		if u, ok := unsigned[i]; ok && u != c.Unsigned && real != mysql.MYSQL_TYPE_YEAR {
+			return fmt.Errorf("%s: the binlog says unsigned=%v, the schema history unsigned=%v", where, u, c.Unsigned)
+		}
+		if id, ok := collations[i]; ok && c.Collation != 0 {
+			got, ok1 := cs.lookup(id)
+			want, ok2 := cs.lookup(c.Collation)
+			if ok1 && ok2 && textKindOf(got.name) != textKindOf(want.name) {
+				return fmt.Errorf("%s: the binlog has charset %s, the schema history %s", where, got.name, want.name)
+			}
+		}
+	}
+	return nil
+}
+
+func columnNames(t *schema.Table) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// typeFits reports whether a binlog column type (ENUM and SET resolved) is
+// how the server writes a column of the schema history's type.
+func typeFits(real byte, typ string) bool {
+	switch real {
+	case mysql.MYSQL_TYPE_TINY:
+		return typ == "tinyint"
+	case mysql.MYSQL_TYPE_SHORT:
+		return typ == "smallint"
+	case mysql.MYSQL_TYPE_INT24:
+		return typ == "mediumint"
+	case mysql.MYSQL_TYPE_LONG:
+		return typ == "int"
+	case mysql.MYSQL_TYPE_LONGLONG:
+		return typ == "bigint"
+	case mysql.MYSQL_TYPE_FLOAT:
+		return typ == "float"
+	case mysql.MYSQL_TYPE_DOUBLE:
+		return typ == "double"
+	case mysql.MYSQL_TYPE_NEWDECIMAL:
+		return typ == "decimal"
+	case mysql.MYSQL_TYPE_BIT:
+		return typ == "bit"
+	case mysql.MYSQL_TYPE_YEAR:
+		return typ == "year"
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
+		return typ == "date"
+	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
+		return typ == "timestamp"
+	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
+		return typ == "datetime"
+	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
+		return typ == "time"
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+		return typ == "varchar" || typ == "varbinary"
+	case mysql.MYSQL_TYPE_STRING:
+		return typ == "char" || typ == "binary"
+	case mysql.MYSQL_TYPE_ENUM:
+		return typ == "enum"
+	case mysql.MYSQL_TYPE_SET:
+		return typ == "set"
+	case mysql.MYSQL_TYPE_BLOB:
+		switch typ {
+		case "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob":
+			return true
+		}
+	case mysql.MYSQL_TYPE_JSON:
+		return typ == "json"
+	case mysql.MYSQL_TYPE_GEOMETRY:
+		return typ == "geometry"
+	}
+	return false
+}
+
+// binlogTypeName names a binlog column type for messages.
+func binlogTypeName(real byte) string {
+	switch real {
+	case mysql.MYSQL_TYPE_TINY:
+		return "tinyint"
+	case mysql.MYSQL_TYPE_SHORT:
+		return "smallint"
+	case mysql.MYSQL_TYPE_INT24:
+		return "mediumint"
+	case mysql.MYSQL_TYPE_LONG:
+		return "int"
+	case mysql.MYSQL_TYPE_LONGLONG:
+		return "bigint"
+	case mysql.MYSQL_TYPE_FLOAT:
+		return "float"
+	case mysql.MYSQL_TYPE_DOUBLE:
+		return "double"
+	case mysql.MYSQL_TYPE_NEWDECIMAL:
+		return "decimal"
+	case mysql.MYSQL_TYPE_BIT:
+		return "bit"
+	case mysql.MYSQL_TYPE_YEAR:
+		return "year"
+	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
+		return "date"
+	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
+		return "timestamp"
+	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
+		return "datetime"
+	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
+		return "time"
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
+		return "varchar/varbinary"
+	case mysql.MYSQL_TYPE_STRING:
+		return "char/binary"
+	case mysql.MYSQL_TYPE_ENUM:
+		return "enum"
+	case mysql.MYSQL_TYPE_SET:
+		return "set"
+	case mysql.MYSQL_TYPE_BLOB:
+		return "text/blob"
+	case mysql.MYSQL_TYPE_JSON:
+		return "json"
+	case mysql.MYSQL_TYPE_GEOMETRY:
+		return "geometry"
+	}
+	return fmt.Sprintf("type %d", real)
+}
+
+// enumSize is the bytes an ENUM of n labels takes in a row.
+func enumSize(n int) int {
+	if n < 256 {
+		return 1
+	}
+	return 2
+}
+
+// setSize is the bytes a SET of n labels takes in a row.
+func setSize(n int) int {
+	size := (n + 7) / 8
+	if size > 4 {
+		return 8
+	}
+	return max(size, 1)
 }
 
 // resolve fills the decoding fields of c and returns the column's SQL

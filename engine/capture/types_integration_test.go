@@ -1,12 +1,14 @@
 package capture
 
 import (
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/internal/testenv"
 )
@@ -164,25 +166,78 @@ func typeCases() []typeCase {
 // updates and deletes them, and checks every value of every event, as
 // decoded and after the JSON round trip.
 func TestIntegrationEveryTypeDecodesExactly(t *testing.T) {
-	dsn := sourceDSN(t)
-	db := testenv.Source(t)
+	everyTypeDecodesExactly(t, sourceDSN(t), testenv.Source(t), typeCases(), false)
+}
+
+// TestIntegrationMinimalMetadataEveryTypeDecodesExactly runs the type test
+// on a server whose binlog has no column names, labels or keys: the schema
+// history supplies them, from the DDL capture reads and from the snapshot
+// it takes at start.
+func TestIntegrationMinimalMetadataEveryTypeDecodesExactly(t *testing.T) {
+	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
+	t.Run("tables created while capturing", func(t *testing.T) {
+		everyTypeDecodesExactly(t, dsn, db, typeCases(), false)
+	})
+	t.Run("tables from the snapshot at start", func(t *testing.T) {
+		// information_schema cannot show the emoji label of e8 (see
+		// TestIntegrationSnapshotAgreesWithDDL in package schema).
+		everyTypeDecodesExactly(t, dsn, db, withoutColumn(typeCases(), "e8"), true)
+	})
+}
+
+// withoutColumn drops the named column from every case.
+func withoutColumn(cases []typeCase, name string) []typeCase {
+	for i, tc := range cases {
+		for j, c := range tc.cols {
+			if c.name != name {
+				continue
+			}
+			tc.cols = append(tc.cols[:j:j], tc.cols[j+1:]...)
+			rows := make([][]typeVal, len(tc.rows))
+			for k, r := range tc.rows {
+				rows[k] = append(r[:j:j], r[j+1:]...)
+			}
+			tc.rows = rows
+			cases[i] = tc
+			break
+		}
+	}
+	return cases
+}
+
+// everyTypeDecodesExactly writes rows of every case to the server behind
+// dsn, updates and deletes them, and checks every value of every event, as
+// decoded and after the JSON round trip. With tablesFirst the tables are
+// created before capture starts, else while it runs.
+func everyTypeDecodesExactly(t *testing.T, dsn config.MySQLDSN, db *sql.DB, cases []typeCase, tablesFirst bool) {
 	ctx := testenv.Context(t, 2*time.Minute)
 	schema := testenv.FreshDatabase(t, db)
-	cases := typeCases()
-
-	from := currentPos(ctx, t, dsn)
-	rec := newRecorder()
-	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schema + ".*"}}, rec)
 
 	session := []string{"SET time_zone = '+00:00'", "SET sql_mode = ''", "USE `" + schema + "`"}
-	wantEvents := 0
-	for _, tc := range cases {
+	createStmt := func(tc typeCase) string {
 		var ddl []string
 		for _, c := range tc.cols {
 			ddl = append(ddl, "`"+c.name+"` "+c.ddl)
 		}
+		return fmt.Sprintf("CREATE TABLE `%s` (id INT PRIMARY KEY, %s) DEFAULT CHARSET utf8mb4", tc.table, strings.Join(ddl, ", "))
+	}
+	if tablesFirst {
 		stmts := append([]string(nil), session...)
-		stmts = append(stmts, fmt.Sprintf("CREATE TABLE `%s` (id INT PRIMARY KEY, %s) DEFAULT CHARSET utf8mb4", tc.table, strings.Join(ddl, ", ")))
+		for _, tc := range cases {
+			stmts = append(stmts, createStmt(tc))
+		}
+		execAll(ctx, t, db, stmts...)
+	}
+	from := currentPos(ctx, t, dsn)
+	rec := newRecorder()
+	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schema + ".*"}}, rec)
+
+	wantEvents := 0
+	for _, tc := range cases {
+		stmts := append([]string(nil), session...)
+		if !tablesFirst {
+			stmts = append(stmts, createStmt(tc))
+		}
 		rows := withNullRow(tc)
 		for i, r := range rows {
 			stmts = append(stmts, fmt.Sprintf("INSERT INTO `%s` VALUES (%d, %s)", tc.table, i, literals(r)))
