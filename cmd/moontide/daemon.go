@@ -148,10 +148,11 @@ func (d *daemon) captureOptions(ctx context.Context, store checkpoint.Store) (ca
 	case !errors.Is(err, checkpoint.ErrNotFound):
 		return capture.Options{}, fmt.Errorf("reading the checkpoint: %w", err)
 	}
+	history, _ := store.(capture.SchemaHistoryStore) // every checkpoint store is one
 	return capture.Options{
 		DSN: dsn, Flavor: s.Flavor, ServerID: s.ServerID, Start: start,
 		Include: s.Include, Exclude: s.Exclude, Heartbeat: s.Heartbeat, Charset: s.Charset,
-		Logger: d.log, CheckpointStore: store,
+		Logger: d.log, CheckpointStore: store, SchemaHistory: history,
 	}, nil
 }
 

@@ -30,7 +30,12 @@ nothing for capture or dispatch.
 Arguments are schema.table patterns ('*' allowed in each part); without any,
 every table the source section includes is shown. Events come straight from
 the binlog under a replica id of its own, so tail does not disturb a running
-capture, and they are exactly the JSON capture publishes to Kafka.`,
+capture, and they are exactly the JSON capture publishes to Kafka.
+
+On a server without binlog_row_metadata=FULL, tail reads the table definitions
+from information_schema when it starts and follows the DDL it reads from there;
+with --from earliest or an older FILE:POS they are right only if no DDL ran
+since that position (a difference tail can see is an error, never a guess).`,
 		Example: `  moontide tail 'shop.*'
   moontide tail shop.orders --from earliest --limit 10`,
 		Args: usageArgs(cobra.ArbitraryArgs),
@@ -80,6 +85,10 @@ capture, and they are exactly the JSON capture publishes to Kafka.`,
 				Heartbeat: cfg.Source.Heartbeat,
 				Charset:   cfg.Source.Charset,
 				Logger:    log,
+				// No SchemaHistory: on a server without FULL metadata tail
+				// follows the schema in memory from a snapshot at its start,
+				// and never writes next to the daemon's checkpoint.
+				SchemaHistory: nil,
 			}, out)
 			if ferr := out.w.Flush(); err == nil && ferr != nil {
 				err = fmt.Errorf("writing events: %w", ferr)
