@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -367,6 +368,12 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 			PRIMARY KEY (s, id)) DEFAULT CHARSET utf8mb4`,
 		"CREATE TABLE later (a INT PRIMARY KEY, b VARCHAR(3)) DEFAULT CHARSET latin1",
 		"ALTER TABLE later ADD c ENUM('p','q') FIRST, CHANGE b bb TEXT, CONVERT TO CHARACTER SET utf8mb4, DROP PRIMARY KEY, ADD PRIMARY KEY (c, a)",
+		// Without a primary key the server reports the first UNIQUE key
+		// over whole NOT NULL columns as the key.
+		"CREATE TABLE uq (a INT, b INT NOT NULL, c VARCHAR(5) NOT NULL, d INT NOT NULL, UNIQUE KEY (a), UNIQUE KEY (c(2)), UNIQUE KEY (d, b), UNIQUE KEY (b))",
+		"CREATE TABLE demoted (id INT PRIMARY KEY, code INT NOT NULL, UNIQUE KEY (code))",
+		"ALTER TABLE demoted DROP PRIMARY KEY",
+		"CREATE TABLE nokey (a INT, b INT, UNIQUE KEY (a))",
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -388,8 +395,11 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "INSERT INTO kinds (id, s) VALUES (1, 1)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.ExecContext(ctx, "INSERT INTO later (a, c) VALUES (1, 'p')"); err != nil {
-		t.Fatal(err)
+	for _, q := range []string{"INSERT INTO later (a, c) VALUES (1, 'p')", "INSERT INTO uq VALUES (1, 1, 'x', 1)",
+		"INSERT INTO demoted VALUES (1, 1)", "INSERT INTO nokey VALUES (1, 1)"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 	snap, err := schema.Snapshot(ctx, db, opts, schema.Pos{File: file, Pos: pos})
 	if err != nil {
@@ -405,7 +415,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later")
+	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey")
 	for name, tm := range maps {
 		full, err := buildTable(tm, cs, mysql.MariaDBFlavor, nil)
 		if err != nil {
@@ -421,8 +431,11 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 				t.Errorf("%s from %s: %v", name, from, err)
 				continue
 			}
-			if !reflect.DeepEqual(tv.table.Columns, full.table.Columns) || !reflect.DeepEqual(tv.table.PK, full.table.PK) {
+			if !reflect.DeepEqual(tv.table.Columns, full.table.Columns) || !slices.Equal(tv.table.PK, full.table.PK) {
 				t.Errorf("%s from %s:\n%v pk %v\nFULL metadata:\n%v pk %v", name, from, tv.table.Columns, tv.table.PK, full.table.Columns, full.table.PK)
+			}
+			if len(full.table.PK) == 0 && name != "nokey" {
+				t.Errorf("%s: FULL metadata reports no key; the test expects one", name)
 			}
 			if !reflect.DeepEqual(tv.cols, full.cols) {
 				t.Errorf("%s from %s decodes differently:\n%+v\nFULL metadata:\n%+v", name, from, tv.cols, full.cols)

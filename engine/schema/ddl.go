@@ -209,19 +209,15 @@ func (a *applier) stmt(st ast.StmtNode) {
 			a.drop(a.name(t))
 		}
 	case *ast.DropIndexStmt:
-		if strings.EqualFold(s.IndexName, "PRIMARY") {
-			n := a.name(s.Table)
-			if isSystemSchema(n.Schema) {
-				return
-			}
-			cur := a.h.current(a.h.key(n.Schema, n.Table))
-			if cur == nil {
-				a.lose(n, fmt.Errorf("DROP INDEX of a table the schema history does not know"))
-				return
-			}
-			t := cur.clone()
-			t.PK = nil
-			a.put(n, t)
+		a.alterKeys(s.Table, func(t *Table) (bool, error) { return dropIndex(t, s.IndexName), nil })
+	case *ast.CreateIndexStmt:
+		if s.KeyType == ast.IndexKeyTypeUnique {
+			a.alterKeys(s.Table, func(t *Table) (bool, error) {
+				if s.IfNotExists && t.key(s.IndexName) >= 0 {
+					return false, nil
+				}
+				return true, addUnique(t, s.IndexName, s.IndexPartSpecifications)
+			})
 		}
 	case *ast.CreateDatabaseStmt:
 		a.createDatabase(s)
@@ -391,7 +387,7 @@ func (a *applier) createTable(s *ast.CreateTableStmt) {
 		t.Collation = coll
 	}
 	for _, cd := range s.Cols {
-		c, pk, err := a.column(cd, t.Collation)
+		c, keys, err := a.column(cd, t.Collation)
 		if err != nil {
 			a.lose(n, err)
 			return
@@ -401,24 +397,58 @@ func (a *applier) createTable(s *ast.CreateTableStmt) {
 			return
 		}
 		t.Columns = append(t.Columns, c)
-		if pk {
-			t.PK = []string{c.Name}
-		}
+		keys.apply(t, c.Name)
 	}
 	for _, c := range s.Constraints {
-		if c.Tp == ast.ConstraintPrimaryKey {
-			if err := setPK(t, c); err != nil {
-				a.lose(n, err)
-				return
-			}
+		if err := applyConstraint(t, c); err != nil {
+			a.lose(n, err)
+			return
 		}
 	}
 	a.put(n, t)
 }
 
-func setPK(t *Table, c *ast.Constraint) error {
+// alterKeys changes the keys of table tn (CREATE/DROP INDEX).
+func (a *applier) alterKeys(tn *ast.TableName, f func(t *Table) (bool, error)) {
+	n := a.name(tn)
+	if isSystemSchema(n.Schema) {
+		return
+	}
+	cur := a.h.current(a.h.key(n.Schema, n.Table))
+	if cur == nil {
+		if vs := a.h.tables[a.h.key(n.Schema, n.Table)]; len(vs) == 0 || vs[len(vs)-1].Lost == "" {
+			a.lose(n, fmt.Errorf("an index change of a table the schema history does not know"))
+		}
+		return
+	}
+	t := cur.clone()
+	changed, err := f(t)
+	if err != nil {
+		a.lose(n, err)
+		return
+	}
+	if changed {
+		a.put(n, t)
+	}
+}
+
+// applyConstraint applies a PRIMARY KEY or UNIQUE constraint; others
+// (indexes, foreign keys, checks) change nothing the history keeps.
+func applyConstraint(t *Table, c *ast.Constraint) error {
+	switch c.Tp {
+	case ast.ConstraintPrimaryKey:
+		return setPK(t, c.Keys)
+	case ast.ConstraintUniq, ast.ConstraintUniqKey, ast.ConstraintUniqIndex:
+		return addUnique(t, c.Name, c.Keys)
+	}
+	return nil
+}
+
+// setPK makes parts the primary key; its columns become NOT NULL, as the
+// server makes them.
+func setPK(t *Table, parts []*ast.IndexPartSpecification) error {
 	var pk []string
-	for _, k := range c.Keys {
+	for _, k := range parts {
 		if k.Column == nil {
 			return fmt.Errorf("a primary key on an expression")
 		}
@@ -426,19 +456,83 @@ func setPK(t *Table, c *ast.Constraint) error {
 		if i < 0 {
 			return fmt.Errorf("primary key column %s is not in the table", k.Column.Name.O)
 		}
+		t.Columns[i].NotNull = true
 		pk = append(pk, t.Columns[i].Name)
 	}
 	t.PK = pk
 	return nil
 }
 
+// addUnique adds a UNIQUE key, named as the server names it when the
+// statement does not: after its first column, with _2, _3... if taken.
+func addUnique(t *Table, name string, parts []*ast.IndexPartSpecification) error {
+	k := Key{Name: name}
+	for _, p := range parts {
+		if p.Column == nil {
+			k.Partial = true // an expression
+			continue
+		}
+		i := t.Column(p.Column.Name.O)
+		if i < 0 {
+			return fmt.Errorf("unique key column %s is not in the table", p.Column.Name.O)
+		}
+		k.Columns = append(k.Columns, t.Columns[i].Name)
+		k.Partial = k.Partial || p.Length > 0
+	}
+	if k.Name == "" && len(k.Columns) > 0 {
+		k.Name = uniqueKeyName(t, k.Columns[0])
+	}
+	if t.key(k.Name) >= 0 || strings.EqualFold(k.Name, "PRIMARY") {
+		return fmt.Errorf("a second key named %s", k.Name)
+	}
+	t.Unique = append(t.Unique, k)
+	return nil
+}
+
+func uniqueKeyName(t *Table, base string) string {
+	if t.key(base) < 0 && !strings.EqualFold(base, "PRIMARY") {
+		return base
+	}
+	for i := 2; ; i++ {
+		if name := fmt.Sprintf("%s_%d", base, i); t.key(name) < 0 {
+			return name
+		}
+	}
+}
+
+// dropIndex drops the PRIMARY key or the UNIQUE key called name; other
+// indexes are not kept. It reports whether t changed.
+func dropIndex(t *Table, name string) bool {
+	if strings.EqualFold(name, "PRIMARY") {
+		t.PK = nil
+		return true
+	}
+	if i := t.key(name); i >= 0 {
+		t.Unique = slices.Delete(t.Unique, i, i+1)
+		return true
+	}
+	return false
+}
+
+// columnKeys are the keys a column definition declares inline.
+type columnKeys struct{ primary, unique bool }
+
+func (k columnKeys) apply(t *Table, col string) {
+	if k.primary {
+		t.PK = []string{col}
+	}
+	if k.unique {
+		t.Unique = append(t.Unique, Key{Name: uniqueKeyName(t, col), Columns: []string{col}})
+	}
+}
+
 // column builds a column from its definition; inherited is the table's
-// default collation. pk reports an inline PRIMARY KEY.
-func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, pk bool, err error) {
+// default collation. keys reports an inline PRIMARY KEY or UNIQUE.
+func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, keys columnKeys, err error) {
 	c.Name = cd.Name.Name.O
 	tp := cd.Tp
 	if tp == nil {
-		return c, false, fmt.Errorf("column %s has no type", c.Name)
+		return c, keys, fmt.Errorf("column %s has no type", c.Name)
 	}
 	var coll string
 	for _, o := range cd.Options {
@@ -446,7 +540,13 @@ func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, pk bool
 		case ast.ColumnOptionCollate:
 			coll = o.StrValue
 		case ast.ColumnOptionPrimaryKey:
-			pk = true
+			keys.primary, c.NotNull = true, true
+		case ast.ColumnOptionUniqKey:
+			keys.unique = true
+		case ast.ColumnOptionNotNull:
+			c.NotNull = true
+		case ast.ColumnOptionNull:
+			c.NotNull = false
 		}
 	}
 	if coll == "" {
@@ -455,7 +555,7 @@ func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, pk bool
 	binary := strings.EqualFold(tp.GetCharset(), "binary") || strings.EqualFold(coll, "binary")
 	c.Type, err = typeName(tp, binary, a.h.opts.Flavor)
 	if err != nil {
-		return c, false, fmt.Errorf("column %s: %w", c.Name, err)
+		return c, keys, fmt.Errorf("column %s: %w", c.Name, err)
 	}
 	switch {
 	case tp.GetType() == mysql.TypeJSON:
@@ -467,7 +567,7 @@ func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, pk bool
 	case isText(c.Type):
 		c.Collation, err = a.collation(tp.GetCharset(), coll, mysql.HasBinaryFlag(tp.GetFlag()), inherited)
 		if err != nil {
-			return c, false, fmt.Errorf("column %s: %w", c.Name, err)
+			return c, keys, fmt.Errorf("column %s: %w", c.Name, err)
 		}
 		if c.Collation == CollationBinary {
 			c.Type = binaryType(c.Type)
@@ -480,7 +580,7 @@ func (a *applier) column(cd *ast.ColumnDef, inherited uint64) (c Column, pk bool
 		}
 	}
 	c.Unsigned = isNumeric(c.Type) && mysql.HasUnsignedFlag(tp.GetFlag())
-	return c, pk, nil
+	return c, keys, nil
 }
 
 // typeName names a parsed column type as information_schema's DATA_TYPE
@@ -680,7 +780,7 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 		return true, nil
 	case ast.AlterTableAddColumns:
 		for _, cd := range sp.NewColumns {
-			c, pk, err := a.column(cd, t.Collation)
+			c, keys, err := a.column(cd, t.Collation)
 			if err != nil {
 				return false, err
 			}
@@ -693,21 +793,20 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 			if err := insertColumn(t, c, sp.Position); err != nil {
 				return false, err
 			}
-			if pk {
-				t.PK = []string{c.Name}
-			}
+			keys.apply(t, c.Name)
 		}
 		for _, c := range sp.NewConstraints {
-			if c.Tp == ast.ConstraintPrimaryKey {
-				if err := setPK(t, c); err != nil {
-					return false, err
-				}
+			if err := applyConstraint(t, c); err != nil {
+				return false, err
 			}
 		}
 		return true, nil
 	case ast.AlterTableAddConstraint:
-		if sp.Constraint != nil && sp.Constraint.Tp == ast.ConstraintPrimaryKey {
-			return true, setPK(t, sp.Constraint)
+		if sp.Constraint != nil {
+			if sp.Constraint.IfNotExists && sp.Constraint.Name != "" && t.key(sp.Constraint.Name) >= 0 {
+				return false, nil
+			}
+			return true, applyConstraint(t, sp.Constraint)
 		}
 	case ast.AlterTableDropColumn:
 		old := sp.OldColumnName.Name.O
@@ -718,16 +817,17 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 			}
 			return false, fmt.Errorf("DROP COLUMN %s: there is no such column", old)
 		}
-		name := t.Columns[i].Name
+		t.dropColumn(t.Columns[i].Name)
 		t.Columns = slices.Delete(t.Columns, i, i+1)
-		t.PK = slices.DeleteFunc(t.PK, func(p string) bool { return strings.EqualFold(p, name) })
 		return true, nil
 	case ast.AlterTableDropPrimaryKey:
 		t.PK = nil
 		return true, nil
 	case ast.AlterTableDropIndex:
-		if strings.EqualFold(sp.Name, "PRIMARY") {
-			t.PK = nil
+		return dropIndex(t, sp.Name), nil
+	case ast.AlterTableRenameIndex:
+		if i := t.key(sp.FromKey.O); i >= 0 {
+			t.Unique[i].Name = sp.ToKey.O
 			return true, nil
 		}
 	case ast.AlterTableModifyColumn, ast.AlterTableChangeColumn:
@@ -745,14 +845,17 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 			}
 			return false, fmt.Errorf("MODIFY/CHANGE COLUMN %s: there is no such column", old)
 		}
-		c, pk, err := a.column(sp.NewColumns[0], t.Collation)
+		c, keys, err := a.column(sp.NewColumns[0], t.Collation)
 		if err != nil {
 			return false, err
 		}
 		if j := t.Column(c.Name); j >= 0 && j != i {
 			return false, fmt.Errorf("CHANGE COLUMN %s to %s: the column is there already", old, c.Name)
 		}
-		renamePK(t, t.Columns[i].Name, c.Name)
+		t.renameColumn(t.Columns[i].Name, c.Name)
+		if slices.ContainsFunc(t.PK, func(p string) bool { return strings.EqualFold(p, c.Name) }) {
+			c.NotNull = true // a primary-key column stays NOT NULL
+		}
 		if sp.Position == nil || sp.Position.Tp == ast.ColumnPositionNone {
 			t.Columns[i] = c
 		} else {
@@ -761,9 +864,7 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 				return false, err
 			}
 		}
-		if pk {
-			t.PK = []string{c.Name}
-		}
+		keys.apply(t, c.Name)
 		return true, nil
 	case ast.AlterTableRenameColumn:
 		old, to := sp.OldColumnName.Name.O, sp.NewColumnName.Name.O
@@ -777,7 +878,7 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 		if j := t.Column(to); j >= 0 && j != i {
 			return false, fmt.Errorf("RENAME COLUMN %s TO %s: the column is there already", old, to)
 		}
-		renamePK(t, t.Columns[i].Name, to)
+		t.renameColumn(t.Columns[i].Name, to)
 		t.Columns[i].Name = to
 		return true, nil
 	case ast.AlterTableRenameTable:
@@ -786,14 +887,6 @@ func (a *applier) alterSpec(t *Table, sp *ast.AlterTableSpec, newName *TableName
 	}
 	// Indexes, defaults, partitions, engine options: no column changes.
 	return false, nil
-}
-
-func renamePK(t *Table, from, to string) {
-	for k, p := range t.PK {
-		if strings.EqualFold(p, from) {
-			t.PK[k] = to
-		}
-	}
 }
 
 // insertColumn places c as pos says: last, FIRST or AFTER a column.

@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,29 @@ func describe(t *Table) string {
 		cols = append(cols, s)
 	}
 	return fmt.Sprintf("%s; pk(%s) coll %d", strings.Join(cols, ", "), strings.Join(t.PK, ","), t.Collation)
+}
+
+// describeKeys writes what decides a table's key: the NOT NULL columns, the
+// UNIQUE keys (sorted), and the key PKIndexes picks.
+func describeKeys(t *Table) string {
+	var notNull, unique, key []string
+	for _, c := range t.Columns {
+		if c.NotNull {
+			notNull = append(notNull, c.Name)
+		}
+	}
+	for _, k := range t.Unique {
+		s := k.Name + "(" + strings.Join(k.Columns, ",") + ")"
+		if k.Partial {
+			s += " partial"
+		}
+		unique = append(unique, s)
+	}
+	slices.Sort(unique) // the server keeps them in an order of its own
+	for _, i := range t.PKIndexes() {
+		key = append(key, t.Columns[i].Name)
+	}
+	return fmt.Sprintf("not null(%s) unique[%s] key(%s)", strings.Join(notNull, ","), strings.Join(unique, " "), strings.Join(key, ","))
 }
 
 // at is the position of the n-th statement of a test.
@@ -391,5 +415,67 @@ func TestApplyFoldsTableNamesWhenTheServerDoes(t *testing.T) {
 	}
 	if got := describe(def); got != "a int, b int; pk() coll 45" {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestApplyTracksTheUniqueKeyThatStandsInForAPrimaryKey(t *testing.T) {
+	tests := []struct {
+		name  string
+		stmts []string
+		want  string
+	}{
+		{
+			name:  "the first UNIQUE key over NOT NULL columns is the key",
+			stmts: []string{"CREATE TABLE t (a INT, b INT NOT NULL, c INT NOT NULL, UNIQUE KEY ua (a), UNIQUE (c, b), UNIQUE KEY ub (b))"},
+			want:  "not null(b,c) unique[c(c,b) ua(a) ub(b)] key(c,b)",
+		},
+		{
+			name:  "a PRIMARY KEY wins and makes its columns NOT NULL",
+			stmts: []string{"CREATE TABLE t (a INT NOT NULL UNIQUE, b INT, PRIMARY KEY (b))"},
+			want:  "not null(a,b) unique[a(a)] key(b)",
+		},
+		{
+			name:  "a prefix key never stands in",
+			stmts: []string{"CREATE TABLE t (a VARCHAR(20) NOT NULL, b INT NOT NULL, UNIQUE KEY (a(5)), UNIQUE KEY (b))"},
+			want:  "not null(a,b) unique[a(a) partial b(b)] key(b)",
+		},
+		{
+			name:  "unnamed keys are named after their first column, numbered when taken",
+			stmts: []string{"CREATE TABLE t (a INT NOT NULL, b INT, UNIQUE (a), UNIQUE (a, b))"},
+			want:  "not null(a) unique[a(a) a_2(a,b)] key(a)",
+		},
+		{
+			name:  "dropping the primary key lets a unique key stand in",
+			stmts: []string{"CREATE TABLE t (id INT PRIMARY KEY, code INT NOT NULL UNIQUE)", "ALTER TABLE t DROP PRIMARY KEY"},
+			want:  "not null(id,code) unique[code(code)] key(code)",
+		},
+		{
+			name:  "MODIFY to NULL takes a key's standing away",
+			stmts: []string{"CREATE TABLE t (a INT NOT NULL, UNIQUE KEY u (a))", "ALTER TABLE t MODIFY a INT NULL"},
+			want:  "not null() unique[u(a)] key()",
+		},
+		{
+			name:  "CREATE UNIQUE INDEX, RENAME INDEX, DROP INDEX",
+			stmts: []string{"CREATE TABLE t (a INT NOT NULL, b INT NOT NULL)", "CREATE UNIQUE INDEX ia ON t (a)", "ALTER TABLE t ADD UNIQUE KEY ib (b), RENAME INDEX ia TO ja", "DROP INDEX ja ON t"},
+			want:  "not null(a,b) unique[ib(b)] key(b)",
+		},
+		{
+			name:  "renamed and dropped columns leave their keys",
+			stmts: []string{"CREATE TABLE t (a INT NOT NULL, b INT NOT NULL, UNIQUE KEY u (a, b), UNIQUE KEY v (b))", "ALTER TABLE t RENAME COLUMN a TO x, DROP COLUMN b"},
+			want:  "not null(x) unique[u(x)] key(x)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := New(Options{}, Pos{})
+			applyAll(t, h, tt.stmts...)
+			def, err := h.Lookup("db", "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := describeKeys(def); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }

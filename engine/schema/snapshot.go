@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -84,23 +85,23 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		return nil, fmt.Errorf("reading tables: %w", err)
 	}
 
-	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN `+systemSchemas+`
 		ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
 	err = eachRow(rows, func() error {
-		var schema, table, colName, dataType, colType string
+		var schema, table, colName, dataType, colType, nullable string
 		var coll sql.NullString
-		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll); err != nil {
+		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll, &nullable); err != nil {
 			return err
 		}
 		t := tables[h.key(schema, table)]
 		if t == nil {
 			return nil // a view's
 		}
-		c := Column{Name: colName, Type: normalizeDataType(dataType)}
+		c := Column{Name: colName, Type: normalizeDataType(dataType), NotNull: strings.EqualFold(nullable, "NO")}
 		c.Unsigned = isNumeric(c.Type) && strings.Contains(strings.ToLower(colType), "unsigned")
 		switch {
 		case isBinaryString(c.Type):
@@ -133,24 +134,66 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
 
-	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN `+systemSchemas+`
-		ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX`)
+	// Unique keys in the order the server keeps them, which among those
+	// that can stand in for a primary key is the order they were made:
+	// no ORDER BY, which would lose it.
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART
+		FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA NOT IN `+systemSchemas)
 	if err != nil {
-		return nil, fmt.Errorf("reading primary keys: %w", err)
+		return nil, fmt.Errorf("reading unique keys: %w", err)
 	}
+	type part struct {
+		seq     int
+		col     string
+		partial bool
+	}
+	type keyParts struct {
+		table *Table
+		name  string
+		parts []part
+	}
+	var keys []*keyParts
+	byKey := map[[3]string]*keyParts{}
 	err = eachRow(rows, func() error {
-		var schema, table, col string
-		if err := rows.Scan(&schema, &table, &col); err != nil {
+		var schema, table, index string
+		var seq int
+		var col, subPart sql.NullString
+		if err := rows.Scan(&schema, &table, &index, &seq, &col, &subPart); err != nil {
 			return err
 		}
-		if t := tables[h.key(schema, table)]; t != nil {
-			t.PK = append(t.PK, col)
+		t := tables[h.key(schema, table)]
+		if t == nil {
+			return nil
 		}
+		k := byKey[[3]string{schema, table, index}]
+		if k == nil {
+			k = &keyParts{table: t, name: index}
+			byKey[[3]string{schema, table, index}] = k
+			keys = append(keys, k)
+		}
+		// A NULL column is an expression (MySQL functional key parts).
+		k.parts = append(k.parts, part{seq: seq, col: col.String, partial: !col.Valid || subPart.Valid})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading primary keys: %w", err)
+		return nil, fmt.Errorf("reading unique keys: %w", err)
+	}
+	for _, k := range keys {
+		slices.SortFunc(k.parts, func(a, b part) int { return a.seq - b.seq })
+		if k.name == "PRIMARY" {
+			for _, p := range k.parts {
+				k.table.PK = append(k.table.PK, p.col)
+			}
+			continue
+		}
+		key := Key{Name: k.name}
+		for _, p := range k.parts {
+			if p.col != "" {
+				key.Columns = append(key.Columns, p.col)
+			}
+			key.Partial = key.Partial || p.partial
+		}
+		k.table.Unique = append(k.table.Unique, key)
 	}
 
 	for n, t := range tables {

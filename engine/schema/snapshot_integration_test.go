@@ -27,6 +27,7 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 			dt DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME, y YEAR, bit1 BIT(1), bo BOOL,
 			PRIMARY KEY (id, s))`,
 		"CREATE TABLE plain (a INT) DEFAULT CHARSET utf8mb4",
+		"CREATE TABLE uniq (a INT, b VARCHAR(10) NOT NULL, c INT NOT NULL, UNIQUE KEY ua (a), UNIQUE KEY pre (b(3)), UNIQUE (c, b))",
 		"CREATE TABLE renamed_from (id BIGINT PRIMARY KEY, note TEXT)",
 		"ALTER TABLE renamed_from ADD COLUMN first_col CHAR(2) FIRST, CHANGE note body MEDIUMTEXT CHARACTER SET utf8mb4, RENAME TO moved",
 		"ALTER TABLE plain CONVERT TO CHARACTER SET latin1, ADD PRIMARY KEY (a)",
@@ -56,7 +57,7 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"kinds", "plain", "moved"} {
+	for _, table := range []string{"kinds", "plain", "moved", "uniq"} {
 		got, err := snap.Lookup(schema, table)
 		if err != nil {
 			t.Fatalf("snapshot: %v", err)
@@ -65,7 +66,7 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("followed: %v", err)
 		}
-		if g, w := describe(got), describe(want); g != w {
+		if g, w := describe(got)+" "+describeKeys(got), describe(want)+" "+describeKeys(want); g != w {
 			t.Errorf("%s:\nsnapshot %s\nDDL      %s", table, g, w)
 		}
 	}

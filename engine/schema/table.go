@@ -55,6 +55,10 @@ type Column struct {
 	Type string `json:"type"`
 	// Unsigned is set for UNSIGNED numeric columns.
 	Unsigned bool `json:"unsigned,omitempty"`
+	// NotNull is set for columns declared NOT NULL (and primary-key
+	// columns), which decides whether a UNIQUE key stands in for a missing
+	// primary key.
+	NotNull bool `json:"not_null,omitempty"`
 	// Collation is the id of the column's collation for character, binary
 	// string (63) and ENUM/SET columns, and 0 for every other type.
 	Collation uint64 `json:"collation,omitempty"`
@@ -68,8 +72,10 @@ type Table struct {
 	Name    string   `json:"name"`
 	Columns []Column `json:"columns"`
 	// PK names the primary-key columns in key order; empty when the table
-	// has no primary key.
+	// has no PRIMARY KEY.
 	PK []string `json:"pk,omitempty"`
+	// Unique are the table's UNIQUE keys in the order they were made.
+	Unique []Key `json:"unique,omitempty"`
 	// Collation is the table's default collation, which new character
 	// columns take.
 	Collation uint64 `json:"collation,omitempty"`
@@ -86,18 +92,86 @@ func (t *Table) Column(name string) int {
 	return -1
 }
 
-// PKIndexes returns the positions of the primary-key columns in key order.
+// Key is a UNIQUE key.
+type Key struct {
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	// Partial is set when a part is a prefix or an expression: such a key
+	// never stands in for a primary key.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// PKIndexes returns the positions of the table's key columns in key order:
+// the PRIMARY KEY's, or without one, as the server does, the first UNIQUE
+// key's whose parts are whole NOT NULL columns; none when there is neither.
 func (t *Table) PKIndexes() []int {
-	if len(t.PK) == 0 {
+	key := t.PK
+	if len(key) == 0 {
+		for _, k := range t.Unique {
+			if t.promotable(k) {
+				key = k.Columns
+				break
+			}
+		}
+	}
+	if len(key) == 0 {
 		return nil
 	}
-	out := make([]int, 0, len(t.PK))
-	for _, name := range t.PK {
+	out := make([]int, 0, len(key))
+	for _, name := range key {
 		if i := t.Column(name); i >= 0 {
 			out = append(out, i)
 		}
 	}
 	return out
+}
+
+func (t *Table) promotable(k Key) bool {
+	if k.Partial || len(k.Columns) == 0 {
+		return false
+	}
+	for _, name := range k.Columns {
+		if i := t.Column(name); i < 0 || !t.Columns[i].NotNull {
+			return false
+		}
+	}
+	return true
+}
+
+// key returns the index of the UNIQUE key named name, or -1.
+func (t *Table) key(name string) int {
+	for i := range t.Unique {
+		if strings.EqualFold(t.Unique[i].Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// renameColumn renames a column in the keys that have it.
+func (t *Table) renameColumn(from, to string) {
+	rename := func(cols []string) {
+		for k, c := range cols {
+			if strings.EqualFold(c, from) {
+				cols[k] = to
+			}
+		}
+	}
+	rename(t.PK)
+	for i := range t.Unique {
+		rename(t.Unique[i].Columns)
+	}
+}
+
+// dropColumn removes a column from the keys, as the server does: a key
+// left without columns goes.
+func (t *Table) dropColumn(name string) {
+	match := func(c string) bool { return strings.EqualFold(c, name) }
+	t.PK = slices.DeleteFunc(t.PK, match)
+	for i := range t.Unique {
+		t.Unique[i].Columns = slices.DeleteFunc(t.Unique[i].Columns, match)
+	}
+	t.Unique = slices.DeleteFunc(t.Unique, func(k Key) bool { return len(k.Columns) == 0 })
 }
 
 // clone returns a deep copy of t, which DDL may change without touching t.
@@ -108,6 +182,10 @@ func (t *Table) clone() *Table {
 		c.Columns[i].Labels = slices.Clone(c.Columns[i].Labels)
 	}
 	c.PK = slices.Clone(t.PK)
+	c.Unique = slices.Clone(t.Unique)
+	for i := range c.Unique {
+		c.Unique[i].Columns = slices.Clone(c.Unique[i].Columns)
+	}
 	return &c
 }
 
