@@ -116,15 +116,17 @@ func typeCases() []typeCase {
 				{"c", "CHAR(10)", "char(10)"}, {"vc", "VARCHAR(300)", "varchar(300)"}, {"tt", "TINYTEXT", "tinytext"}, {"tx", "TEXT", "text"},
 				{"lt", "LONGTEXT", "longtext"}, {"l1", "VARCHAR(20) CHARACTER SET latin1", "varchar(20) latin1"}, {"c1", "CHAR(3) CHARACTER SET latin1", "char(3) latin1"},
 				{"js", "JSON", "longtext"},
+				// MariaDB 10.10+: the id (2304) is only in COLLATION_CHARACTER_SET_APPLICABILITY.
+				{"uca", "VARCHAR(5) COLLATE utf8mb4_uca1400_ai_ci", "varchar(5)"},
 			},
 			rows: [][]typeVal{
 				{v("'a'", S("a")), v("'héllo 😀 wörld'", S("héllo 😀 wörld")), v("''", S("")), v("'😀😀'", S("😀😀")),
 					v("REPEAT('ß', 70000)", S(strings.Repeat("ß", 70000))), v("'€uro ÿ'", S("€uro ÿ")), v("'‰'", S("‰")),
-					v(`'{"a": [1, 2.50, "😀"], "big": 12345678901234567890123}'`, S(`{"a": [1, 2.50, "😀"], "big": 12345678901234567890123}`))},
+					v(`'{"a": [1, 2.50, "😀"], "big": 12345678901234567890123}'`, S(`{"a": [1, 2.50, "😀"], "big": 12345678901234567890123}`)), v("'Ünï'", S("Ünï"))},
 				{v("'😀'", S("😀")), v("REPEAT('x', 300)", S(strings.Repeat("x", 300))), v("'\\0'", S("\x00")), v("'tab\\there'", S("tab\there")),
-					v("''", S("")), v("'plain'", S("plain")), v("''", S("")), v("'[]'", S("[]"))},
+					v("''", S("")), v("'plain'", S("plain")), v("''", S("")), v("'[]'", S("[]")), v("'😀'", S("😀"))},
 				{v("'  lead'", S("  lead")), v("'trail  '", S("trail  ")), v("'\"q\" \\\\'", S(`"q" \`)), v("'line\\nbreak'", S("line\nbreak")),
-					v("'x'", S("x")), v("'Œ'", S("Œ")), v("'abc'", S("abc")), v("'null'", S("null"))},
+					v("'x'", S("x")), v("'Œ'", S("Œ")), v("'abc'", S("abc")), v("'null'", S("null")), v("''", S(""))},
 			},
 		},
 		{
