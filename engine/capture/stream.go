@@ -523,7 +523,8 @@ func (s *stream) tableMap(be *replication.BinlogEvent, tm *replication.TableMapE
 			var err error
 			tv, err = buildTable(tm, s.cs, s.c.opts.Flavor, def)
 			if err != nil {
-				if def != nil {
+				var mismatch *defMismatchError
+				if errors.As(err, &mismatch) {
 					err = fmt.Errorf("%w; the schema history is out of step with the binlog (did DDL run between the start position and the snapshot at start?): set binlog_row_metadata=FULL on the server, or start from a later position", err)
 				}
 				return fmt.Errorf("capture %s.%s at %s:%d: %w", schemaName, name, s.file, be.Header.LogPos, err)

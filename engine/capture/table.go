@@ -62,7 +62,7 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		sets = tm.SetStrValueMap()
 	} else {
 		if err := checkDef(tm, def, cs); err != nil {
-			return nil, err
+			return nil, &defMismatchError{err}
 		}
 		names = make([]string, n)
 		unsigned = map[int]bool{}
@@ -165,6 +165,13 @@ func checkDef(tm *replication.TableMapEvent, def *schema.Table, cs charsets) err
 	}
 	return nil
 }
+
+// defMismatchError is checkDef's finding: the table map and the schema
+// history disagree.
+type defMismatchError struct{ err error }
+
+func (e *defMismatchError) Error() string { return e.err.Error() }
+func (e *defMismatchError) Unwrap() error { return e.err }
 
 func columnNames(t *schema.Table) string {
 	names := make([]string, len(t.Columns))
