@@ -296,7 +296,7 @@ func (c *Capturer) openHistory(ctx context.Context, start startPos) (*schema.His
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
 	}
-	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start; it is right for rows written before now only if no DDL ran since the start position",
+	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start position (right only if no DDL ran between that position and now)",
 		"pos", at.String(), "tables", len(h.Tables()))
 	if store != nil {
 		if err := saveHistory(ctx, store, h); err != nil {
