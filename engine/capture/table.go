@@ -60,6 +60,19 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		enumSetCollations = tm.EnumSetCollationMap()
 		enums = tm.EnumStrValueMap()
 		sets = tm.SetStrValueMap()
+		// The map writes labels in their column's charset; events carry
+		// UTF-8 (resolve refuses charsets other than these two).
+		for i, id := range enumSetCollations {
+			if cset, ok := cs.lookup(id); !ok || textKindOf(cset.name) != textLatin1 {
+				continue
+			}
+			if l, ok := enums[i]; ok {
+				enums[i] = latin1Labels(l)
+			}
+			if l, ok := sets[i]; ok {
+				sets[i] = latin1Labels(l)
+			}
+		}
 	} else {
 		if err := checkDef(tm, def, cs); err != nil {
 			return nil, &defMismatchError{err}
@@ -118,6 +131,15 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 	}
 	tv.table = event.NewTable(string(tm.Schema), string(tm.Table), cols, pk)
 	return tv, nil
+}
+
+// latin1Labels converts ENUM or SET labels from latin1 to UTF-8.
+func latin1Labels(labels []string) []string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		out[i] = latin1ToUTF8([]byte(l))
+	}
+	return out
 }
 
 // checkDef checks that a TABLE_MAP event and the schema history's

@@ -145,12 +145,19 @@ func typeCases() []typeCase {
 			cols: []typeCol{
 				{"e", "ENUM('a','b','it''s')", "enum('a','b','it''s')"}, {"s", "SET('x','y','z')", "set('x','y','z')"},
 				{"e8", "ENUM('😀','é')", "enum('😀','é')"},
+				{"el", "ENUM('café','x') CHARACTER SET latin1", "enum('café','x')"},
+				{"sl", "SET('é','ü') CHARACTER SET latin1", "set('é','ü')"},
 			},
 			rows: [][]typeVal{
-				{v("'a'", S("a")), v("''", S("")), v("'😀'", S("😀"))},
-				{v("'it''s'", S("it's")), v("'x,z'", S("x,z")), v("'é'", S("é"))},
-				{v("'b'", S("b")), v("'x,y,z'", S("x,y,z")), v("'😀'", S("😀"))},
+				{v("'a'", S("a")), v("''", S("")), v("'😀'", S("😀")), v("'café'", S("café")), v("'é,ü'", S("é,ü"))},
+				{v("'it''s'", S("it's")), v("'x,z'", S("x,z")), v("'é'", S("é")), v("'x'", S("x")), v("''", S(""))},
+				{v("'b'", S("b")), v("'x,y,z'", S("x,y,z")), v("'😀'", S("😀")), v("'café'", S("café")), v("'ü'", S("ü"))},
 			},
+		},
+		{
+			table: "latin1_set_only",
+			cols:  []typeCol{{"s", "SET('à','b') CHARACTER SET latin1", "set('à','b')"}},
+			rows:  [][]typeVal{{v("'à,b'", S("à,b"))}, {v("'b'", S("b"))}},
 		},
 		{
 			table: "bits",
