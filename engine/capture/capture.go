@@ -178,6 +178,12 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	s := newStream(c, cs, &metered{out: out, counters: map[meterKey]prometheus.Counter{}}, start)
 	s.history = history
 	c.cur.Store(s)
+	if !s.lastCommit.IsZero() {
+		// See Output.Commit: the start is a boundary before any event.
+		if err := out.Commit(ctx, s.lastCommit); err != nil {
+			return err
+		}
+	}
 	backoff := 500 * time.Millisecond
 	for {
 		err := s.run(ctx)

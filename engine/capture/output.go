@@ -16,7 +16,11 @@ type Output interface {
 	Event(ctx context.Context, e *event.Event) error
 	// Commit is called when a transaction ends, with the position to resume
 	// from once every event passed before it is finished. The output decides
-	// when that is and saves the position then.
+	// when that is and saves the position then. It is also called once at
+	// the start, before any event, with the start position; an output that
+	// has saved nothing yet should save that one before it returns, so a
+	// process killed before its first transaction resumes there and not at
+	// a start such as "latest" that has moved on meanwhile.
 	Commit(ctx context.Context, p checkpoint.Position) error
 	// Heartbeat is called when the source is idle, with the source's current
 	// time in ms since the epoch, so lag can be reported as zero.

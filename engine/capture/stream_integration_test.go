@@ -447,3 +447,34 @@ func TestIntegrationMissingPrivilegesSayWhatToGrant(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestIntegrationTheStartIsCommittedBeforeAnyEvent checks that the output
+// gets the start position first, so it can save it before anything flows:
+// a process killed before its first transaction must resume there, not at
+// a "latest" that has moved on.
+func TestIntegrationTheStartIsCommittedBeforeAnyEvent(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	db := testenv.Source(t)
+	schema := testenv.FreshDatabase(t, db)
+	execAll(ctx, t, db, "CREATE TABLE `"+schema+"`.t (id INT PRIMARY KEY)")
+	from := currentPos(ctx, t, sourceDSN(t))
+	rec := newRecorder()
+	var sawEventFirst bool
+	rec.onEvent = func(*event.Event) error {
+		rec.mu.Lock()
+		sawEventFirst = sawEventFirst || len(rec.commits) == 0
+		rec.mu.Unlock()
+		return nil
+	}
+	startCapture(t, Options{DSN: sourceDSN(t), Start: from, Include: []string{schema + ".t"}}, rec)
+	execAll(ctx, t, db, "INSERT INTO `"+schema+"`.t VALUES (1)")
+	rec.waitFor(ctx, t, "the insert", func(evs []*event.Event) bool { return len(evs) == 1 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if sawEventFirst {
+		t.Error("an event reached the output before any commit")
+	}
+	if got := rec.commits[0]; got.File+":"+itoa(got.Pos) != from {
+		t.Errorf("first commit %s, want the start %s", got, from)
+	}
+}

@@ -104,6 +104,8 @@ type Transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the runners' Run goroutines
 
+	saveMu sync.Mutex // one save at a time: Run's, or the first Commit's
+
 	mu       sync.Mutex
 	closed   bool
 	seq      int64            // offset of the next event
@@ -255,13 +257,28 @@ func (t *Transport) isRetired(s *slot) bool {
 }
 
 // Commit records that p is safe once every event received so far is
-// finished. It never blocks on listeners; Run saves it when it is safe.
-func (t *Transport) Commit(_ context.Context, p checkpoint.Position) error {
+// finished. It never blocks on listeners; Run saves it when it is safe. A
+// first Commit before any event (capture's start position) is saved before
+// Commit returns.
+func (t *Transport) Commit(ctx context.Context, p checkpoint.Position) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return ErrClosed
 	}
+	first := t.safe.IsZero() && t.seq == 0
+	t.commit(p)
+	t.mu.Unlock()
+	if first {
+		// The start position (capture.Output): saved before any event.
+		return t.save(ctx)
+	}
+	return nil
+}
+
+// commit records the boundary p after the events received so far. It must
+// be called with mu held.
+func (t *Transport) commit(p checkpoint.Position) {
 	t.captured = p
 	if p.TS > t.sourceTS {
 		t.sourceTS = p.TS
@@ -278,7 +295,6 @@ func (t *Transport) Commit(_ context.Context, p checkpoint.Position) error {
 		// No runner will report progress: the boundary is safe now.
 		t.signalMoved()
 	}
-	return nil
 }
 
 // idle reports whether every listener has finished all it was given. It
@@ -331,6 +347,8 @@ func (t *Transport) advance() {
 
 // save saves the newest safe position if it is newer than the saved one.
 func (t *Transport) save(ctx context.Context) error {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
 	t.mu.Lock()
 	t.advance()
 	pos, changed := t.safe, t.safe != t.saved && !t.safe.IsZero()

@@ -405,3 +405,14 @@ func TestTransportApplyRejectsABadSpecBeforeChangingAnything(t *testing.T) {
 		t.Errorf("listeners after a refused Apply: %+v, want only a", got)
 	}
 }
+
+func TestTransportSavesTheStartAtOnce(t *testing.T) {
+	store := &checkpoint.Memory{}
+	tr := New(store, Options{Logger: quiet}) // Run is not even started
+	if err := tr.Commit(context.Background(), pos(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Last(); got != pos(3) {
+		t.Errorf("saved %s after the first commit, want %s", got, pos(3))
+	}
+}

@@ -110,6 +110,8 @@ type Producer struct {
 	next  uint64 // sequence number of the next message
 	slots chan struct{}
 
+	saveMu sync.Mutex // one save at a time: the save loop's, or the first Commit's
+
 	mu       sync.Mutex
 	win      window
 	pending  []pendingCommit
@@ -228,6 +230,7 @@ func (p *Producer) Commit(ctx context.Context, pos checkpoint.Position) error {
 		return err
 	}
 	p.mu.Lock()
+	first := p.safe.IsZero()
 	if p.win.low == p.next {
 		p.safe = pos
 		p.signalMoved()
@@ -235,6 +238,12 @@ func (p *Producer) Commit(ctx context.Context, pos checkpoint.Position) error {
 		p.pending = append(p.pending, pendingCommit{end: p.next, pos: pos})
 	}
 	p.mu.Unlock()
+	if first {
+		// The start position (capture.Output): saved before any event.
+		if err := p.save(ctx); err != nil {
+			return err
+		}
+	}
 	return p.err()
 }
 
@@ -352,6 +361,8 @@ func (p *Producer) saveLoop() {
 
 // save stores the newest acknowledged position when it moved.
 func (p *Producer) save(ctx context.Context) error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
 	p.mu.Lock()
 	safe := p.safe
 	p.mu.Unlock()
