@@ -253,8 +253,10 @@ func (p *Producer) republished(ctx context.Context, topic string, e *event.Event
 	if !p.resumeLoaded {
 		pos, err := p.opts.Store.Load(ctx)
 		switch {
-		case err == nil:
+		case err == nil && pos.File != "":
 			p.resume = newPublished(p.opts.Topics.client, pos)
+		case err == nil:
+			// A GTID set alone places no event version: nothing to compare.
 		case !errors.Is(err, checkpoint.ErrNotFound):
 			return false, fmt.Errorf("reading the checkpoint: %w", err)
 		}
