@@ -40,6 +40,7 @@ type TableName struct {
 	Schema, Table string
 }
 
+// String is schema.table.
 func (n TableName) String() string { return n.Schema + "." + n.Table }
 
 // ApplyError reports a statement the History could not follow. The tables
@@ -53,6 +54,7 @@ type ApplyError struct {
 	Err    error
 }
 
+// Error names the tables the statement concerns, then the cause.
 func (e *ApplyError) Error() string {
 	if len(e.Tables) == 0 {
 		return e.Err.Error()
@@ -64,6 +66,7 @@ func (e *ApplyError) Error() string {
 	return fmt.Sprintf("%s: %v", strings.Join(names, ", "), e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // ErrParse is wrapped by the ApplyError of a statement the parser does not

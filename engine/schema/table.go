@@ -39,6 +39,7 @@ func compareUint(a, b uint64) int {
 // IsZero reports whether p is the zero Pos.
 func (p Pos) IsZero() bool { return p.File == "" && p.Pos == 0 }
 
+// String is FILE:POS, or "the start" for the zero Pos.
 func (p Pos) String() string {
 	if p.IsZero() {
 		return "the start"
