@@ -347,9 +347,10 @@ func (e *e2e) handledTwice(ctx context.Context) int {
 	return n
 }
 
-// republished reads the table's topic and returns how many messages repeat
-// an event already in it, and how many transactions those belong to.
-func (e *e2e) republished(ctx context.Context) (extra, txs int) {
+// republished reads the table's topic, fails the test if an expected event
+// is not in it, and returns how many messages repeat an event already in
+// it, and how many transactions those belong to.
+func (e *e2e) republished(ctx context.Context, want map[string]bool) (extra, txs int) {
 	e.t.Helper()
 	seen := map[string]bool{}
 	dupTx := map[string]bool{}
@@ -363,6 +364,11 @@ func (e *e2e) republished(ctx context.Context) (extra, txs int) {
 			dupTx[ev.Tx.ID] = true
 		}
 		seen[ev.ID] = true
+	}
+	for id := range want {
+		if !seen[id] {
+			e.t.Errorf("event %s is not in Kafka", id)
+		}
 	}
 	return extra, len(dupTx)
 }
@@ -445,7 +451,7 @@ func TestIntegrationCaptureAndDispatchLoseNothingOnKill9(t *testing.T) {
 	procs["dispatch"].stop()
 	// Capture publishes again only what Kafka had not acknowledged when it
 	// was killed: at most the transaction in flight each time.
-	extra, txs := e.republished(ctx)
+	extra, txs := e.republished(ctx, want)
 	if txs > captureKills {
 		t.Errorf("%d events of %d transactions are in Kafka twice after %d kills of capture", extra, txs, captureKills)
 	}
