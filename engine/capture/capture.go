@@ -302,7 +302,10 @@ func (c *Capturer) openHistory(ctx context.Context, start startPos) (*schema.His
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
 	}
-	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start position (right only if no DDL ran between that position and now)",
+	if err := c.checkSnapshot(ctx, start); err != nil {
+		return nil, err
+	}
+	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start position; no DDL since changed a captured table",
 		"pos", at.String(), "tables", len(h.Tables()))
 	if store != nil {
 		if err := saveHistory(ctx, store, h); err != nil {
@@ -310,6 +313,28 @@ func (c *Capturer) openHistory(ctx context.Context, start startPos) (*schema.His
 		}
 	}
 	return h, nil
+}
+
+// checkSnapshot refuses a snapshot just taken as the schema at start when
+// a DDL statement since start changed a captured table (see
+// snapshotConflict). A start by GTID alone has no position to read from
+// and is not checked.
+func (c *Capturer) checkSnapshot(ctx context.Context, start startPos) error {
+	if start.file == "" {
+		return nil
+	}
+	now, err := c.latest(ctx)
+	if err != nil {
+		return err
+	}
+	cf, err := c.snapshotConflict(ctx, start, now)
+	if err != nil || cf == nil {
+		return err
+	}
+	return fmt.Errorf("capture %s at %s: the binlog lacks column names (binlog_row_metadata is not FULL) and no schema history is saved, "+
+		"so capture takes today's schema from information_schema as the schema at the start %s; but %q changed the table since, "+
+		"and its rows before that would get the wrong columns: start at %s or later (source.start, with no checkpoint stored)",
+		cf.table, cf.pos, start, cf.query, cf.pos)
 }
 
 // loadHistory loads the saved history rewound to at, or returns nil when

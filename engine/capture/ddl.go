@@ -25,6 +25,24 @@ type ddlTarget struct {
 	database      bool
 }
 
+// definesTable reports whether q is CREATE [OR REPLACE] TABLE, after which
+// a table's definition owes nothing to what it was before.
+func definesTable(q string) bool {
+	t := tokenizer{s: q}
+	if !strings.EqualFold(t.word(), "CREATE") {
+		return false
+	}
+	for {
+		switch strings.ToUpper(t.word()) {
+		case "OR", "REPLACE":
+		case "TABLE":
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // classifyQuery looks at the leading keywords of a statement. DDL
 // statements also yield the tables they name (for filtering and schema
 // tracking); defaultSchema qualifies unqualified names.

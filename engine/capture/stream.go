@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -117,27 +116,11 @@ func (s *stream) run(ctx context.Context) error {
 	s.pending = nil
 	clear(s.byID)
 	o := s.c.opts
-	readTimeout := max(5*o.Heartbeat, 10*time.Second)
-	cfg := replication.BinlogSyncerConfig{
-		ServerID:                o.ServerID,
-		Flavor:                  o.Flavor,
-		Host:                    o.DSN.Host,
-		Port:                    uint16(o.DSN.Port),
-		User:                    o.DSN.User,
-		Password:                o.DSN.Password,
-		Charset:                 o.Charset,
-		HeartbeatPeriod:         o.Heartbeat,
-		ReadTimeout:             readTimeout,
-		DisableRetrySync:        true, // we reconnect at a transaction boundary ourselves
-		TimestampStringLocation: time.UTC,
-		RenderJSONAsMySQLText:   true,
-		VerifyChecksum:          true,
-		EventCacheCount:         1, // unused: events go to HandleEvent synchronously
-		RowsEventDecodeFunc:     s.decodeRowsHook,
-		SynchronousEventHandler: s,
-		Logger:                  slog.New(quietHandler{o.Logger.Handler()}).With("component", "go-mysql"),
-		FillZeroLogPos:          o.Flavor == mysql.MariaDBFlavor,
-	}
+	cfg := s.c.syncerConfig()
+	cfg.RenderJSONAsMySQLText = true
+	cfg.EventCacheCount = 1 // unused: events go to HandleEvent synchronously
+	cfg.RowsEventDecodeFunc = s.decodeRowsHook
+	cfg.SynchronousEventHandler = s
 	syncer := replication.NewBinlogSyncer(cfg)
 	defer syncer.Close()
 	start := s.lastCommit
