@@ -327,6 +327,7 @@ func (c *Capturer) checkSnapshot(ctx context.Context, start startPos) error {
 	if err != nil {
 		return err
 	}
+	c.log.Info("schema history: reading the binlog since the start for DDL the snapshot would hide", "from", start.String(), "to", now.String())
 	cf, err := c.snapshotConflict(ctx, start, now)
 	if err != nil || cf == nil {
 		return err
