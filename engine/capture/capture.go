@@ -544,7 +544,7 @@ func purgedError(file string, files []string) error {
 	if len(files) > 0 {
 		oldest = files[0]
 	}
-	return fmt.Errorf("%w: binlog %s is no longer on the server (oldest is %s); start from earliest and run a full sync", ErrPurged, file, oldest)
+	return fmt.Errorf("%w: binlog %s is no longer on the server (oldest is %s), and the changes in it with it; start from earliest, and copy the captured tables to the sinks again", ErrPurged, file, oldest)
 }
 
 // ErrPurged means the start position is older than the oldest binlog the

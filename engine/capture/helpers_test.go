@@ -73,6 +73,38 @@ func (r *recorder) Heartbeat(ctx context.Context, ts int64) error {
 	return nil
 }
 
+// errInjected is the error failWhen makes an output return.
+var errInjected = errors.New("injected failure")
+
+// failWhen makes r fail from the first event cond accepts on, as a crash
+// of the output there would; the returned channel is closed then.
+func (r *recorder) failWhen(cond func(*event.Event) bool) <-chan struct{} {
+	failed := make(chan struct{})
+	var once sync.Once
+	r.onEvent = func(e *event.Event) error {
+		if cond(e) {
+			once.Do(func() { close(failed) })
+			return errInjected
+		}
+		return nil
+	}
+	return failed
+}
+
+// endedByFailure waits until the failure failWhen injected happened and
+// capture ended with it.
+func endedByFailure(ctx context.Context, t *testing.T, failed <-chan struct{}, stop func() error) {
+	t.Helper()
+	select {
+	case <-failed:
+	case <-ctx.Done():
+		t.Fatal("capture never reached the failure point")
+	}
+	if err := stop(); !errors.Is(err, errInjected) {
+		t.Fatalf("capture ended with %v, want the output's failure", err)
+	}
+}
+
 // waitFor waits until cond holds over the recorded events.
 func (r *recorder) waitFor(ctx context.Context, t *testing.T, what string, cond func(events []*event.Event) bool) []*event.Event {
 	t.Helper()

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -162,16 +161,7 @@ func TestIntegrationMinimalMetadataResumesWithTheSchemaOfItsCheckpoint(t *testin
 	store := checkpoint.NewFileStore(filepath.Join(t.TempDir(), "checkpoint.json"))
 	opts := Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}, CheckpointStore: store, SchemaHistory: store}
 	first := newRecorder()
-	errStop := errors.New("stop here")
-	stopped := make(chan struct{})
-	var once sync.Once
-	first.onEvent = func(e *event.Event) error {
-		if e.Action == event.Insert && e.After[0].Int() == 3 {
-			once.Do(func() { close(stopped) })
-			return errStop
-		}
-		return nil
-	}
+	failed := first.failWhen(func(e *event.Event) bool { return e.Action == event.Insert && e.After[0].Int() == 3 })
 	stop := startCapture(t, opts, &laggingCheckpoints{recorder: first, store: store})
 	// The snapshot at the start is saved before capture reads anything; the
 	// statements must come after it, or the snapshot would hold them.
@@ -193,14 +183,7 @@ func TestIntegrationMinimalMetadataResumesWithTheSchemaOfItsCheckpoint(t *testin
 		"ALTER TABLE t RENAME COLUMN a TO aa, MODIFY b ENUM('two','three')",
 		"INSERT INTO t VALUES (3, 30, 'three')",
 	)
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		t.Fatal("capture never reached the third insert")
-	}
-	if err := stop(); !errors.Is(err, errStop) {
-		t.Fatalf("first run ended with %v, want the output's error", err)
-	}
+	endedByFailure(ctx, t, failed, stop)
 	cp, err := store.Load(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,25 +152,9 @@ func TestIntegrationRestartResumesFromTheCheckpoint(t *testing.T) {
 	first := newRecorder()
 	stopAt := txs*perTx/2 + 3
 	var seen atomic.Int64
-	stopped := make(chan struct{})
-	var once sync.Once
-	errStop := errors.New("stop here")
-	first.onEvent = func(e *event.Event) error {
-		if seen.Add(1) > int64(stopAt) {
-			once.Do(func() { close(stopped) })
-			return errStop
-		}
-		return nil
-	}
+	failed := first.failWhen(func(*event.Event) bool { return seen.Add(1) > int64(stopAt) })
 	stop := startCapture(t, opts, checkpointingOutput{first, store})
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		t.Fatal("capture never reached the stop point")
-	}
-	if err := stop(); !errors.Is(err, errStop) {
-		t.Fatalf("first run ended with %v, want the output's error", err)
-	}
+	endedByFailure(ctx, t, failed, stop)
 	cp, err := store.Load(ctx)
 	if err != nil {
 		t.Fatalf("no checkpoint after the first run: %v", err)
@@ -327,7 +310,7 @@ func TestIntegrationPurgedStartSaysWhatToDo(t *testing.T) {
 	dsn := sourceDSN(t)
 	ctx := testenv.Context(t, 30*time.Second)
 	err := Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: "mariadb-bin.000000:4", Logger: quietLogger()}, newRecorder())
-	if !errors.Is(err, ErrPurged) || !strings.Contains(err.Error(), "start from earliest and run a full sync") || !strings.Contains(err.Error(), "oldest is ") {
+	if !errors.Is(err, ErrPurged) || !strings.Contains(err.Error(), "start from earliest, and copy the captured tables to the sinks again") || !strings.Contains(err.Error(), "oldest is ") {
 		t.Fatalf("got %v, want ErrPurged with advice", err)
 	}
 }
