@@ -381,28 +381,7 @@ func (t *Transport) save(ctx context.Context) error {
 // or its Event calls fail with ErrClosed. The returned error joins the
 // runners' final commit errors and the final save's.
 func (t *Transport) Run(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case <-tick.C:
-		case <-t.moved:
-		case <-ctx.Done():
-			break loop
-		}
-		pause := t.opts.SaveInterval
-		if err := t.save(ctx); err != nil {
-			pause = max(pause, time.Second) // logged inside; spare the failing store
-		}
-		if pause > 0 {
-			select {
-			case <-time.After(pause):
-			case <-ctx.Done():
-				break loop
-			}
-		}
-	}
+	checkpoint.SaveLoop(ctx.Done(), t.moved, time.Second, t.opts.SaveInterval, func() error { return t.save(ctx) })
 	t.mu.Lock()
 	t.closed = true
 	slots := append([]*slot(nil), t.all...)

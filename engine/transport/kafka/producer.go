@@ -335,30 +335,16 @@ func (p *Producer) err() error {
 	return p.failed
 }
 
-// saveLoop saves the acknowledged position whenever it moves, waiting
-// SaveInterval between saves when one is set.
+// saveLoop saves the acknowledged position whenever it moves.
 func (p *Producer) saveLoop() {
 	defer close(p.done)
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-p.moved:
-		}
-		pause := p.opts.SaveInterval
-		if err := p.save(context.Background()); err != nil {
+	checkpoint.SaveLoop(p.stop, p.moved, 0, p.opts.SaveInterval, func() error {
+		err := p.save(context.Background())
+		if err != nil {
 			p.opts.Logger.Warn("saving checkpoint", "err", err)
-			p.signalMoved() // try again, after a pause that spares the store
-			pause = max(pause, time.Second)
 		}
-		if pause > 0 {
-			select {
-			case <-p.stop:
-				return
-			case <-time.After(pause):
-			}
-		}
-	}
+		return err
+	})
 }
 
 // save stores the newest acknowledged position when it moved.
