@@ -269,55 +269,49 @@ func (d *Decoder) scan(w *wire) error {
 }
 
 func (d *Decoder) scanPos(w *wire) error {
-	switch d.peek() {
-	case 'n':
-		return d.null()
-	case '{':
-	default:
-		return d.typeErr("pos", "an object")
-	}
-	d.i++
-	var seen uint8
-	more, err := d.objStart()
-	for ; more && err == nil; more, err = d.objNext() {
-		var k tok
-		if k, err = d.key(); err != nil {
-			return err
-		}
-		var bit uint8
-		switch name := d.text(k); b2s(name) {
+	return d.scanObject("pos", func(key string) (bit uint8, err error) {
+		switch key {
 		case "file":
-			bit = 1
 			w.file, err = d.strField("pos.file")
+			return 1, err
 		case "pos":
-			bit = 2
 			var n uint64
 			n, err = d.uintField("pos.pos", 32)
 			w.pos = uint32(n)
+			return 2, err
 		case "gtid":
-			bit = 4
 			w.gtid, err = d.strField("pos.gtid")
-		default:
-			return fmt.Errorf("unknown field %q in pos", name)
+			return 4, err
 		}
-		if seen&bit != 0 {
-			return errors.New("a field of pos appears twice")
-		}
-		seen |= bit
-		if err != nil {
-			return err
-		}
-	}
-	return err
+		return 0, nil
+	})
 }
 
 func (d *Decoder) scanTx(w *wire) error {
+	return d.scanObject("tx", func(key string) (bit uint8, err error) {
+		switch key {
+		case "id":
+			w.txID, err = d.strField("tx.id")
+			return 1, err
+		case "seq":
+			w.seq, err = d.uintField("tx.seq", 64)
+			return 2, err
+		}
+		return 0, nil
+	})
+}
+
+// scanObject reads the value of field, a small object (null reads as
+// absent), handing each key to field: it reads the key's value and returns
+// the key's bit, or 0 without reading for a key it does not know. Unknown
+// and repeated keys are errors.
+func (d *Decoder) scanObject(name string, field func(key string) (uint8, error)) error {
 	switch d.peek() {
 	case 'n':
 		return d.null()
 	case '{':
 	default:
-		return d.typeErr("tx", "an object")
+		return d.typeErr(name, "an object")
 	}
 	d.i++
 	var seen uint8
@@ -327,19 +321,14 @@ func (d *Decoder) scanTx(w *wire) error {
 		if k, err = d.key(); err != nil {
 			return err
 		}
+		key := d.text(k)
 		var bit uint8
-		switch name := d.text(k); b2s(name) {
-		case "id":
-			bit = 1
-			w.txID, err = d.strField("tx.id")
-		case "seq":
-			bit = 2
-			w.seq, err = d.uintField("tx.seq", 64)
-		default:
-			return fmt.Errorf("unknown field %q in tx", name)
-		}
-		if seen&bit != 0 {
-			return errors.New("a field of tx appears twice")
+		bit, err = field(b2s(key))
+		switch {
+		case bit == 0:
+			return fmt.Errorf("unknown field %q in %s", key, name)
+		case seen&bit != 0:
+			return fmt.Errorf("a field of %s appears twice", name)
 		}
 		seen |= bit
 		if err != nil {
