@@ -48,6 +48,15 @@ die() { say "services.sh: $*"; exit 1; }
 
 port_busy() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
+# ports_free HINT PORT...: die naming the variable(s) to set if a port is taken.
+ports_free() {
+	local hint=$1 p
+	shift
+	for p; do
+		if port_busy "$p"; then die "port $p is taken by another process (set $hint)"; fi
+	done
+}
+
 pid_of() { # NAME -> prints the pid recorded for NAME if that process is alive and ours
 	local f=$RUN/$1.pid pid marker cmdline
 	[ -s "$f" ] || return 1
@@ -288,7 +297,7 @@ start_mariadb() {
 		say "$name already running on 127.0.0.1:$port"
 		return 0
 	fi
-	if port_busy "$port"; then die "port $port is taken by another process (set $port_var)"; fi
+	ports_free "$port_var" "$port"
 	mariadbd=$(find_bin mariadbd mysqld) || die "mariadbd not found"
 	user=$(id -un) # mariadbd refuses to run as root unless told --user=root
 	mkdir -p "$d/data" "$d/tmp"
@@ -360,7 +369,7 @@ start_redis() {
 		say "redis already running on 127.0.0.1:$REDIS_PORT"
 		return 0
 	fi
-	if port_busy "$REDIS_PORT"; then die "port $REDIS_PORT is taken by another process (set MOONTIDE_REDIS_PORT)"; fi
+	ports_free MOONTIDE_REDIS_PORT "$REDIS_PORT"
 	mkdir -p "$d"
 	: >"$log"
 	rm -f "$RUN/redis.pid"
@@ -383,10 +392,7 @@ start_kafka() {
 		say "kafka already running on 127.0.0.1:$KAFKA_PORT"
 		return 0
 	fi
-	local p
-	for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-		if port_busy "$p"; then die "port $p is taken by another process (set MOONTIDE_KAFKA_PORT / MOONTIDE_KAFKA_CONTROLLER_PORT)"; fi
-	done
+	ports_free "MOONTIDE_KAFKA_PORT / MOONTIDE_KAFKA_CONTROLLER_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
 	mkdir -p "$d/data"
 	: >"$log"
 	cat >"$d/server.properties" <<EOF
@@ -437,10 +443,7 @@ start_opensearch() {
 		say "opensearch already running on 127.0.0.1:$OPENSEARCH_PORT"
 		return 0
 	fi
-	local p
-	for p in "$OPENSEARCH_PORT" "$OPENSEARCH_TRANSPORT_PORT"; do
-		if port_busy "$p"; then die "port $p is taken by another process (set MOONTIDE_OPENSEARCH_PORT / MOONTIDE_OPENSEARCH_TRANSPORT_PORT)"; fi
-	done
+	ports_free "MOONTIDE_OPENSEARCH_PORT / MOONTIDE_OPENSEARCH_TRANSPORT_PORT" "$OPENSEARCH_PORT" "$OPENSEARCH_TRANSPORT_PORT"
 	mkdir -p "$d/tmp"
 	: >"$log"
 	start_detached opensearch "$log" "$JAVA" "-Xms$OPENSEARCH_HEAP" "-Xmx$OPENSEARCH_HEAP" -XX:+UseG1GC \

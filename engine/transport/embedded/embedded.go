@@ -48,7 +48,7 @@ var (
 	})
 	metricSaveErrors = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: "moontide", Subsystem: "embedded", Name: "checkpoint_save_errors_total",
-		Help: "Failed checkpoint saves; the position is saved again at the next interval.",
+		Help: "Failed checkpoint saves; the save is tried again a second later.",
 	})
 	metricCheckpointLag = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: "moontide", Subsystem: "embedded", Name: "checkpoint_lag_seconds",
