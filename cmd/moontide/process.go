@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moontide/moontide/engine/capture"
+	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/transport/embedded"
 	"github.com/moontide/moontide/engine/transport/kafka"
@@ -49,9 +50,14 @@ func (d *daemon) runEmbedded(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	saved, err := store.Load(ctx)
+	if err != nil && !errors.Is(err, checkpoint.ErrNotFound) {
+		return fmt.Errorf("reading the checkpoint: %w", err)
+	}
 	tr := embedded.New(store, embedded.Options{
 		Runner: dispatch.RunnerOptions{DeadLetter: &dispatch.FileDeadLetters{Dir: d.deadLetterDir()}},
 		Logger: d.log,
+		Resume: saved,
 	})
 	// The transport outlives the signal: after capture stopped it finishes
 	// in-flight batches and saves the final checkpoint.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,7 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	c.log.Info("capture starting", "source", c.opts.DSN.String(), "from", start.String())
 	s := newStream(c, cs, &metered{out: out, counters: map[meterKey]prometheus.Counter{}}, start)
 	s.history = history
+	s.lastCommit.ServerID = binlog.serverID
 	c.cur.Store(s)
 	if !s.lastCommit.IsZero() {
 		// See Output.Commit: the start is a boundary before any event.
@@ -216,7 +218,7 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 // message that says what to change when it does not.
 func (c *Capturer) checkServer(ctx context.Context) (binlogSettings, error) {
 	vars := map[string]string{}
-	rows, err := c.db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','binlog_row_value_options','gtid_mode')")
+	rows, err := c.db.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin','binlog_format','binlog_row_image','binlog_row_metadata','binlog_row_value_options','gtid_mode','server_id')")
 	if err != nil {
 		return binlogSettings{}, fmt.Errorf("connecting to source %s: %w", c.opts.DSN, explainServerError(err))
 	}
@@ -259,6 +261,9 @@ type binlogSettings struct {
 	// ENUM/SET labels, collations and the primary key, so capture needs no
 	// schema history.
 	fullMetadata bool
+	// serverID is the source's server_id, 0 if unknown; positions carry
+	// it (checkpoint.Position.ServerID).
+	serverID uint32
 }
 
 // checkVariables decides from the server's global variables (lower-case
@@ -270,6 +275,9 @@ func checkVariables(vars map[string]string) (binlogSettings, error) {
 		b.rowImage = "FULL" // servers before binlog_row_image always wrote full images
 	}
 	b.fullMetadata = b.rowMetadata == "FULL"
+	if id, err := strconv.ParseUint(vars["server_id"], 10, 32); err == nil {
+		b.serverID = uint32(id)
+	}
 	if vars["log_bin"] != "ON" && vars["log_bin"] != "1" {
 		return b, errors.New("has binary logging off: start it with log_bin=ON (and binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL)")
 	}

@@ -23,7 +23,7 @@ var (
 )
 
 func TestCheckVariablesSaysWhatToChange(t *testing.T) {
-	good := map[string]string{"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
+	good := map[string]string{"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL", "server_id": "7"}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{}
 		for a, b := range good {
@@ -42,6 +42,7 @@ func TestCheckVariablesSaysWhatToChange(t *testing.T) {
 		err      string // a part of the error; "" for none
 		full     bool
 		rowImage string
+		serverID uint32 // 7 unless said
 	}{
 		{name: "a server with everything set", vars: good, full: true, rowImage: "FULL"},
 		{name: "log_bin=1, as MySQL says ON", vars: with("log_bin", "1"), full: true, rowImage: "FULL"},
@@ -53,6 +54,8 @@ func TestCheckVariablesSaysWhatToChange(t *testing.T) {
 		{name: "minimal row metadata uses the schema history", vars: with("binlog_row_metadata", "MINIMAL"), full: false, rowImage: "FULL"},
 		{name: "a server without binlog_row_metadata uses the schema history", vars: with("binlog_row_metadata", ""), full: false, rowImage: "FULL"},
 		{name: "a minimal row image is allowed", vars: with("binlog_row_image", "MINIMAL"), full: true, rowImage: "MINIMAL"},
+		{name: "the largest server_id", vars: with("server_id", "4294967295"), full: true, rowImage: "FULL", serverID: 4294967295},
+		{name: "no server_id is 0, unknown", vars: with("server_id", ""), full: true, rowImage: "FULL", serverID: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +71,13 @@ func TestCheckVariablesSaysWhatToChange(t *testing.T) {
 			}
 			if b.fullMetadata != tt.full || b.rowImage != tt.rowImage {
 				t.Errorf("got full=%v row image %s, want %v %s", b.fullMetadata, b.rowImage, tt.full, tt.rowImage)
+			}
+			want := tt.serverID
+			if want == 0 && tt.vars["server_id"] != "" {
+				want = 7
+			}
+			if b.serverID != want {
+				t.Errorf("got server_id %d, want %d", b.serverID, want)
 			}
 		})
 	}

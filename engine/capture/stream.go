@@ -452,7 +452,7 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 	if gset != nil && s.c.opts.Flavor == mysql.MySQLFlavor {
 		s.gtid = gset
 	}
-	p := checkpoint.Position{File: s.file, Pos: h.LogPos, Flavor: s.c.opts.Flavor, TS: s.txTS}
+	p := checkpoint.Position{File: s.file, Pos: h.LogPos, Flavor: s.c.opts.Flavor, TS: s.txTS, ServerID: s.lastCommit.ServerID}
 	if p.TS == 0 {
 		p.TS = int64(h.Timestamp) * 1000
 	}

@@ -460,4 +460,14 @@ func TestIntegrationTheStartIsCommittedBeforeAnyEvent(t *testing.T) {
 	if got := rec.commits[0]; got.File+":"+itoa(got.Pos) != from {
 		t.Errorf("first commit %s, want the start %s", got, from)
 	}
+	// Every position names the server it belongs to.
+	var serverID uint32
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&serverID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rec.commits {
+		if p.ServerID != serverID {
+			t.Errorf("commit %s has server_id %d, want the source's %d", p, p.ServerID, serverID)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -20,6 +21,40 @@ type Position struct {
 	Flavor string `json:"flavor,omitempty"`
 	// TS is the commit time of the transaction, in ms since the epoch.
 	TS int64 `json:"ts,omitempty"`
+	// ServerID is the source's server_id when capture read the position:
+	// binlog coordinates mean something only on the server that wrote
+	// them, and a resume by GTID set may land on another server.
+	ServerID uint32 `json:"server_id,omitempty"`
+	// Finished is what listeners have already handled past this position
+	// (embedded mode), saved with it so that the two move together: a
+	// restart skips that work instead of doing it twice. The embedded
+	// transport writes and reads it; stores keep it as it is.
+	Finished RawJSON `json:"finished,omitempty"`
+}
+
+// RawJSON is a JSON document kept as text, so that Position stays
+// comparable with ==, and written into the position's JSON as is.
+type RawJSON string
+
+// MarshalJSON writes r itself, or null when it is empty.
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if r == "" {
+		return []byte("null"), nil
+	}
+	if !json.Valid([]byte(r)) {
+		return nil, fmt.Errorf("finished: not JSON: %.40q", string(r))
+	}
+	return []byte(r), nil
+}
+
+// UnmarshalJSON keeps the document's text; null is empty.
+func (r *RawJSON) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*r = ""
+		return nil
+	}
+	*r = RawJSON(data)
+	return nil
 }
 
 // IsZero reports whether p is the zero Position, i.e. no checkpoint.

@@ -25,6 +25,8 @@ func exerciseStore(t *testing.T, s Store) {
 		{File: "mariadb-bin.000001", Pos: 4, Flavor: "mariadb"},
 		{File: "mariadb-bin.000002", Pos: 123456, GTIDSet: "0-1-100,1-2-7", Flavor: "mariadb", TS: 1700000000123},
 		{File: "mysql-bin.000009", Pos: 4294967295, GTIDSet: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", Flavor: "mysql"},
+		{File: "mariadb-bin.000004", Pos: 77, Flavor: "mariadb", ServerID: 4294967295,
+			Finished: `{"cache":{"spec":"2 [shop.*]","marks":[{"file":"mariadb-bin.000004","pos":90,"seq":3}]}}`},
 	} {
 		if err := s.Save(ctx, p); err != nil {
 			t.Fatalf("Save(%v): %v", p, err)
@@ -222,5 +224,13 @@ func TestMemoryKeepsTheLastPositionAndOptionallyEvery(t *testing.T) {
 	_ = h.Save(ctx, p2)
 	if got := h.Saves(); len(got) != 2 || got[0] != p1 || got[1] != p2 {
 		t.Errorf("Saves %v, want [%v %v]", got, p1, p2)
+	}
+}
+
+func TestPositionRefusesFinishedThatIsNotJSON(t *testing.T) {
+	s := NewFileStore(filepath.Join(t.TempDir(), "checkpoint.json"))
+	err := s.Save(context.Background(), Position{File: "b.000001", Pos: 4, Finished: `{"cache":`})
+	if err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Fatalf("Save = %v, want an error saying finished is not JSON", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,10 @@ type RunnerOptions struct {
 	// Committer that costs little (the embedded transport's is a mutex): a
 	// kill -9 then replays little more than the batches in flight.
 	CommitEachBatch bool
+	// OnFinish, when set, is called after each batch is finished, on the
+	// worker's goroutine; it must not block. The embedded transport saves
+	// the runner's Finished marks when it is called.
+	OnFinish func()
 	// StopGrace is how long a stopping runner lets in-flight batches finish
 	// before it cancels the context of Handle calls. The default is 10s.
 	StopGrace time.Duration
@@ -104,6 +109,9 @@ type Runner struct {
 	finished chan struct{} // signalled when a batch finishes, with CommitEachBatch
 
 	commitMu sync.Mutex // one commit at a time: ticker, Drain and the final one
+
+	marksMu sync.Mutex
+	marks   []event.Mark // per worker: the last binlog event it finished
 
 	errMu     sync.Mutex
 	lastErr   error
@@ -173,6 +181,7 @@ func NewRunner(spec Spec, h Handler, opts RunnerOptions) (*Runner, error) {
 	r.workCtx, r.cancelWork = context.WithCancel(context.Background())
 	r.handler.Store(&handlerBox{h})
 	r.workers = make([]*worker, spec.Workers)
+	r.marks = make([]event.Mark, spec.Workers)
 	for i := range r.workers {
 		r.workers[i] = &worker{
 			id:     i,
@@ -419,6 +428,21 @@ func (r *Runner) retryPut(ctx context.Context, put func(context.Context) error) 
 	}
 }
 
+// Worker is the index of the worker that handles e when it is delivered:
+// it depends only on (schema, table, key) and Spec.Workers.
+func (r *Runner) Worker(e *event.Event) int { return r.pick(e) }
+
+// Finished returns, per worker, the binlog mark of the last event it
+// finished (handled or dead-lettered); zero for a worker that finished none.
+// A worker takes its events in delivery order, so when deliveries come in
+// binlog order (embedded mode), every event given to worker i at or before
+// Finished()[i] is finished.
+func (r *Runner) Finished() []event.Mark {
+	r.marksMu.Lock()
+	defer r.marksMu.Unlock()
+	return slices.Clone(r.marks)
+}
+
 // pick maps (schema, table, key) to a worker with FNV-1a, inline so that it
 // allocates nothing.
 func (r *Runner) pick(e *event.Event) int {
@@ -596,7 +620,15 @@ func (r *Runner) runBatch(w *worker) bool {
 	if handled {
 		w.counts.count(w.batch)
 	}
+	if m := w.batch[len(w.batch)-1].Mark(); !m.IsZero() {
+		r.marksMu.Lock()
+		r.marks[w.id] = m
+		r.marksMu.Unlock()
+	}
 	r.track.finish(w.refs)
+	if r.opts.OnFinish != nil {
+		r.opts.OnFinish()
+	}
 	if r.opts.CommitEachBatch {
 		select {
 		case r.finished <- struct{}{}:

@@ -532,3 +532,43 @@ func TestNewRunnerChecksItsInputs(t *testing.T) {
 		})
 	}
 }
+
+func TestRunnerReportsTheLastEventEachWorkerFinished(t *testing.T) {
+	var finishes atomic.Int32
+	h := handlerFunc(func(_ context.Context, _ int, batch []*event.Event) error {
+		if batch[0].Key == "stuck" {
+			return errors.New("sink down")
+		}
+		return nil
+	})
+	r := newRunner(t, Spec{Workers: 2, Batch: 1, MaxWait: time.Millisecond}, h,
+		RunnerOptions{Committer: newCommitter(t), OnFinish: func() { finishes.Add(1) }})
+	at := func(key string, off int64) *event.Event {
+		e := ev("shop", "orders", key, off)
+		e.Pos = event.Position{File: "b.000001", Pos: uint32(100 + off)}
+		return e
+	}
+	stuck := r.Worker(at("stuck", 0))
+	// A key on the other worker and one on the stuck key's worker.
+	var other, same string
+	for i := 0; other == "" || same == ""; i++ {
+		k := fmt.Sprint("k", i)
+		if r.Worker(at(k, 0)) == stuck {
+			same = k
+		} else {
+			other = k
+		}
+	}
+	start(t, r)
+	for off, key := range []string{other, other, same, "stuck", other} {
+		deliver(t, r, Delivery{Event: at(key, int64(off)), Offset: int64(off)})
+	}
+	waitUntil(t, "four finished batches", func() bool { return finishes.Load() == 4 })
+	got := r.Finished()
+	want := make([]event.Mark, 2)
+	want[1-stuck] = at(other, 4).Mark()
+	want[stuck] = at(same, 2).Mark() // not the stuck event, nor anything after it
+	if !slices.Equal(got, want) {
+		t.Fatalf("Finished = %+v, want %+v", got, want)
+	}
+}

@@ -12,8 +12,19 @@
 // to. Each runner reports its low-water mark through its Committer; a
 // listener with nothing unfinished counts as caught up with every event,
 // including those it does not subscribe to. A position is saved as soon as
-// it is safe, one save at a time (so a kill -9 replays little more than the
-// batches in flight), always on stop, and a saved position never moves back.
+// it is safe, one save at a time, always on stop, and a saved position never
+// moves back.
+//
+// Restart without handling twice: the saved position also records, per
+// listener and worker, the last event the worker finished past it
+// (checkpoint.Position.Finished; a worker takes its events in binlog
+// order). After a restart from that position, an event a listener's worker
+// had already finished is not delivered to that listener again. This holds
+// only when the listener's workers and subscriptions are unchanged (they
+// decide which worker an event goes to) and capture reads the same server
+// (checkpoint.Position.ServerID); otherwise the tail is delivered again, as
+// at-least-once allows. A kill -9 then repeats only batches that finished
+// in the last moment before it, whose marks were not saved yet.
 //
 // Reload: listeners are added, removed, replaced (spec changed: the old
 // runner drains while deliveries are held, then the new one starts with the
@@ -23,9 +34,11 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +67,10 @@ var (
 		Namespace: "moontide", Subsystem: "embedded", Name: "checkpoint_lag_seconds",
 		Help: "Source time between the newest transaction captured and the newest one every listener has finished; 0 when caught up.",
 	})
+	metricSkipped = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: "moontide", Subsystem: "embedded", Name: "resume_skipped_deliveries_total",
+		Help: "Deliveries not made after a restart because the listener had finished the event before it.",
+	})
 	metricCheckpointTS = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: "moontide", Subsystem: "embedded", Name: "checkpoint_timestamp_seconds",
 		Help: "Source commit time of the last saved checkpoint, in seconds since the epoch.",
@@ -77,6 +94,9 @@ type Options struct {
 	// Logger is the default for Runner.Logger too. The default is
 	// slog.Default().
 	Logger *slog.Logger
+	// Resume is the saved checkpoint capture resumes from, if any: its
+	// Finished tells which events past it each listener has finished.
+	Resume checkpoint.Position
 }
 
 // ErrClosed is returned by Event, Commit and reload calls once the
@@ -120,6 +140,24 @@ type Transport struct {
 	saved    checkpoint.Position
 	savedAt  time.Time
 	sourceTS int64 // newest source time seen: event commit time or heartbeat
+	// resume holds the finished marks of Options.Resume by listener, for
+	// slots built before the first event; nil once capture has started.
+	resume        map[string]finishedMarks
+	resumeChecked bool // the first Commit or Event has been seen
+}
+
+// finishedMarks is one listener's entry in checkpoint.Position.Finished.
+type finishedMarks struct {
+	// Layout is what decides which worker an event goes to, and whether it
+	// goes to the listener at all; marks of another layout mean nothing.
+	Layout string `json:"layout"`
+	// Marks holds, by worker index, the last event that worker finished.
+	Marks map[int]event.Mark `json:"marks"`
+}
+
+// layout is finishedMarks.Layout for spec (defaults applied).
+func layout(spec dispatch.Spec) string {
+	return fmt.Sprintf("workers=%d subscribe=%s", spec.Workers, strings.Join(spec.Subscribe, ","))
 }
 
 // boundary is a transaction end: pos is safe once every event with an offset
@@ -138,8 +176,14 @@ type slot struct {
 	delivered int64 // highest offset handed to the runner, -1 before any
 	done      int64 // highest offset the runner committed, -1 before any
 	retired   bool  // no longer routed; a refused delivery is not an error
-	exit      chan struct{}
-	err       error // Run's result, set before exit closes
+	// skip holds, by worker, the last event the listener finished before
+	// the restart; skipping is set while events may still be at or before
+	// one of them (skipEnd, the latest).
+	skip     []event.Mark
+	skipEnd  event.Mark
+	skipping bool
+	exit     chan struct{}
+	err      error // Run's result, set before exit closes
 }
 
 // Commit implements dispatch.Committer for the slot's runner.
@@ -154,6 +198,44 @@ func (s *slot) Commit(_ context.Context, stream int, offset int64) error {
 	}
 	s.t.mu.Unlock()
 	return nil
+}
+
+// handled reports whether the listener finished e before the restart, so
+// that it is not delivered again. It must be called with mu held.
+func (s *slot) handled(e *event.Event) bool {
+	m := e.Mark()
+	c, ok := m.Compare(s.skipEnd)
+	if !ok {
+		return false
+	}
+	if c > 0 {
+		s.skipping = false // the binlog is past every mark
+		return false
+	}
+	w := s.runner.Worker(e)
+	return w < len(s.skip) && m.AtOrBefore(s.skip[w])
+}
+
+// marks is the slot's entry for checkpoint.Position.Finished: per worker,
+// the last event finished, if it is past floor. It must be called with mu
+// held.
+func (s *slot) marks(floor event.Mark) (finishedMarks, bool) {
+	f := finishedMarks{Layout: layout(s.spec)}
+	for w, m := range s.runner.Finished() {
+		if m.IsZero() && w < len(s.skip) {
+			// Nothing finished since the restart; events after the
+			// old mark come after it in the binlog.
+			m = s.skip[w]
+		}
+		if m.IsZero() || m.AtOrBefore(floor) {
+			continue
+		}
+		if f.Marks == nil {
+			f.Marks = make(map[int]event.Mark)
+		}
+		f.Marks[w] = m
+	}
+	return f, f.Marks != nil
 }
 
 // caughtUpTo is the offset up to which the listener has finished everything
@@ -189,8 +271,43 @@ func New(store checkpoint.Store, opts Options) *Transport {
 		moved: make(chan struct{}, 1),
 		slots: make(map[string]*slot),
 	}
+	if f := opts.Resume.Finished; f != "" {
+		if err := json.Unmarshal([]byte(f), &t.resume); err != nil {
+			// Only work done twice can come of ignoring it.
+			t.log.Warn("the saved checkpoint's finished marks are unreadable; listeners may handle the events after it again",
+				slog.String("pos", opts.Resume.String()), slog.Any("err", err))
+			t.resume = nil
+		}
+	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t
+}
+
+// checkResume keeps the slots' skip marks only if capture reads the server
+// that wrote them, and forgets the saved marks: slots built from now on
+// start without any. start is capture's start position, zero if Event came
+// first. It must be called with mu held.
+func (t *Transport) checkResume(start checkpoint.Position) {
+	if t.resumeChecked {
+		return
+	}
+	t.resumeChecked, t.resume = true, nil
+	same := start.ServerID != 0 && start.ServerID == t.opts.Resume.ServerID
+	for _, s := range t.all {
+		if s.skip == nil {
+			continue
+		}
+		if !same {
+			s.skip, s.skipping = nil, false
+			continue
+		}
+		t.log.Info("listener skips what it finished before the restart",
+			slog.String("listener", s.name), slog.String("until", fmt.Sprintf("%s:%d", s.skipEnd.File, s.skipEnd.Pos)))
+	}
+	if !same && t.opts.Resume.Finished != "" {
+		t.log.Warn("capture reads another server than the one the finished marks were saved on; listeners handle the events after the checkpoint again",
+			slog.Any("saved_server_id", t.opts.Resume.ServerID), slog.Any("server_id", start.ServerID))
+	}
 }
 
 func (t *Transport) lockFeed(ctx context.Context) error {
@@ -217,6 +334,7 @@ func (t *Transport) Event(ctx context.Context, e *event.Event) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
+	t.checkResume(checkpoint.Position{})
 	off := t.seq
 	t.seq++
 	if e.TS > t.sourceTS {
@@ -226,6 +344,10 @@ func (t *Transport) Event(ctx context.Context, e *event.Event) error {
 	if t.router != nil {
 		for _, i := range t.router.RouteEvent(e) {
 			s := t.route[i]
+			if s.skipping && s.handled(e) {
+				metricSkipped.Inc()
+				continue
+			}
 			// Set before delivering, under mu: from now on the checkpoint
 			// waits for this listener to finish off.
 			s.delivered = off
@@ -267,6 +389,7 @@ func (t *Transport) Commit(ctx context.Context, p checkpoint.Position) error {
 		return ErrClosed
 	}
 	first := t.safe.IsZero() && t.seq == 0
+	t.checkResume(p)
 	t.commit(p)
 	t.mu.Unlock()
 	if first {
@@ -351,7 +474,9 @@ func (t *Transport) save(ctx context.Context) error {
 	defer t.saveMu.Unlock()
 	t.mu.Lock()
 	t.advance()
-	pos, changed := t.safe, t.safe != t.saved && !t.safe.IsZero()
+	pos := t.safe
+	pos.Finished = t.finished(pos)
+	changed := pos != t.saved && !pos.IsZero()
 	lag := int64(0)
 	if len(t.commits) > 0 && t.sourceTS > pos.TS && pos.TS > 0 {
 		lag = t.sourceTS - pos.TS
@@ -372,6 +497,29 @@ func (t *Transport) save(ctx context.Context) error {
 	t.saved, t.savedAt = pos, time.Now()
 	t.mu.Unlock()
 	return nil
+}
+
+// finished is checkpoint.Position.Finished for a save of pos: the marks of
+// the live listeners past pos. It must be called with mu held.
+func (t *Transport) finished(pos checkpoint.Position) checkpoint.RawJSON {
+	floor := event.Mark{File: pos.File, Pos: pos.Pos}
+	var all map[string]finishedMarks
+	for name, s := range t.slots {
+		if f, ok := s.marks(floor); ok {
+			if all == nil {
+				all = make(map[string]finishedMarks)
+			}
+			all[name] = f
+		}
+	}
+	if all == nil {
+		return ""
+	}
+	data, err := json.Marshal(all) // sorted keys: equal marks, equal text
+	if err != nil {
+		return "" // marks are plain strings and numbers; cannot happen
+	}
+	return checkpoint.RawJSON(data)
 }
 
 // Run saves the checkpoint whenever it moves (and every second, which keeps
@@ -416,11 +564,26 @@ func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 	opts := t.opts.Runner
 	opts.Committer = s
 	opts.CommitEachBatch = true
+	opts.OnFinish = t.signalMoved // the marks moved: save them
 	r, err := dispatch.NewRunner(l.Spec, l.Handler, opts)
 	if err != nil {
 		return nil, err
 	}
 	s.runner, s.spec = r, r.Spec()
+	t.mu.Lock()
+	if f, ok := t.resume[s.name]; ok && f.Layout == layout(s.spec) {
+		s.skip = make([]event.Mark, s.spec.Workers)
+		for w, m := range f.Marks {
+			if w >= 0 && w < len(s.skip) {
+				s.skip[w] = m
+				if c, ok := m.Compare(s.skipEnd); s.skipEnd.IsZero() || (ok && c > 0) {
+					s.skipEnd = m
+				}
+			}
+		}
+		s.skipping = !s.skipEnd.IsZero()
+	}
+	t.mu.Unlock()
 	return s, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -415,4 +416,145 @@ func TestTransportSavesTheStartAtOnce(t *testing.T) {
 	if got := store.Last(); got != pos(3) {
 		t.Errorf("saved %s after the first commit, want %s", got, pos(3))
 	}
+}
+
+// TestTransportDoesNotRedoAfterARestartWhatListenersFinished stops a
+// listener's worker on one event while the other worker goes on, takes the
+// saved checkpoint as a kill -9 would leave it, and replays the binlog from
+// it into a new transport: the listener gets only what it had not
+// finished, unless the server or the listener's layout changed.
+func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
+	const serverID = 7
+	// Event i sits at bin.000001:1000+10i; its transaction commits at +5.
+	at := func(key string, i int) *event.Event {
+		e := ev("orders", key, i)
+		e.Pos = event.Position{File: "bin.000001", Pos: uint32(1000 + 10*i)}
+		return e
+	}
+	commitAfter := func(i int, server uint32) checkpoint.Position {
+		p := pos(1000 + 10*i + 5)
+		p.ServerID = server
+		return p
+	}
+	tests := []struct {
+		name    string
+		server  uint32 // of the restarted capture
+		workers int    // of the restarted listener
+		skips   bool
+	}{
+		{"same server and listener", serverID, 2, true},
+		{"another server", serverID + 1, 2, false},
+		{"another worker count", serverID, 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The first life: the "slow" key's worker is stuck on it.
+			open := func(store checkpoint.Store, resume checkpoint.Position) *Transport {
+				return New(store, Options{
+					SaveInterval: time.Millisecond, Logger: quiet, Resume: resume,
+					// Room for what queues behind the stuck event.
+					Runner: dispatch.RunnerOptions{CommitInterval: time.Millisecond, StopGrace: waitFor, QueueSize: 64},
+				})
+			}
+			store := &checkpoint.Memory{}
+			first := open(store, checkpoint.Position{})
+			run(t, first)
+			gate := make(chan struct{})
+			t.Cleanup(func() { close(gate) }) // before the transport stops
+			done := newLog()
+			record := done.handler(nil)
+			h := handlerFunc(func(ctx context.Context, w int, batch []*event.Event) error {
+				for _, e := range batch {
+					if e.Key == "slow" {
+						select {
+						case <-gate:
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+					}
+				}
+				return record.Handle(ctx, w, batch)
+			})
+			if err := first.Add(context.Background(), dispatch.Listener{Spec: spec("l", "shop.*"), Handler: h}); err != nil {
+				t.Fatal(err)
+			}
+			runner := first.slots["l"].runner
+			stuck := runner.Worker(at("slow", 0))
+			var evs []*event.Event
+			lastFree := 0
+			for i := 0; len(evs) < 40; i++ {
+				key := fmt.Sprint("k", i)
+				if len(evs) == 1 {
+					key = "slow"
+				}
+				e := at(key, len(evs))
+				if runner.Worker(e) != stuck {
+					lastFree = len(evs)
+				}
+				evs = append(evs, e)
+			}
+			mustCommit(t, first, commitAfter(-1, serverID))
+			for i, e := range evs {
+				mustEvent(t, first, e)
+				mustCommit(t, first, commitAfter(i, serverID))
+			}
+			freeMark := fmt.Sprintf(`"pos":%d`, 1000+10*lastFree)
+			waitUntil(t, "the free worker's last event saved as finished", func() bool {
+				return strings.Contains(string(store.Last().Finished), freeMark)
+			})
+			crash := store.Last()
+			from := (int(crash.Pos) - 995) / 10 // the first event after it
+			if from > 1 {
+				t.Fatalf("saved %s, past the stuck event 1", crash)
+			}
+			finishedBefore := done.ids()
+
+			// The second life, from the saved checkpoint.
+			store2 := &checkpoint.Memory{}
+			second := open(store2, crash)
+			stop := run(t, second)
+			again := newLog()
+			s := spec("l", "shop.*")
+			s.Workers = tt.workers
+			if err := second.Add(context.Background(), dispatch.Listener{Spec: s, Handler: again.handler(nil)}); err != nil {
+				t.Fatal(err)
+			}
+			start := crash
+			start.ServerID, start.Finished = tt.server, ""
+			mustCommit(t, second, start)
+			for i := from; i < len(evs); i++ {
+				mustEvent(t, second, at(evs[i].Key, i))
+				mustCommit(t, second, commitAfter(i, tt.server))
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			redone := again.ids()
+			for i := from; i < len(evs); i++ {
+				before, now := slices.Contains(finishedBefore, i), slices.Contains(redone, i)
+				switch {
+				case !before && !now:
+					t.Errorf("event %d was never handled", i)
+				case before && now && tt.skips:
+					t.Errorf("event %d was handled again after the restart", i)
+				case before && !now && !tt.skips:
+					t.Errorf("event %d was skipped after the restart, with marks that do not apply", i)
+				}
+			}
+			if f := store2.Last().Finished; f != "" {
+				t.Errorf("caught up, the checkpoint still holds finished marks: %s", f)
+			}
+		})
+	}
+}
+
+// ids returns the event ids handled, in no order.
+func (l *log) ids() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]int, 0, len(l.seen))
+	for id := range l.seen {
+		ids = append(ids, id)
+	}
+	return ids
 }
