@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +18,9 @@ type Measure struct {
 	Wall time.Duration
 	// CPU is the user+system time of this process, not of the servers.
 	CPU time.Duration
+	// Busy is the machine's busy CPU time over the same span, every process
+	// and the servers included; 0 when /proc/stat cannot be read.
+	Busy time.Duration
 	// Startup is the time before the first event, where a bench takes it.
 	Startup time.Duration
 }
@@ -26,22 +31,51 @@ func (m Measure) Rate() float64 { return float64(m.Rows) / m.Wall.Seconds() }
 // String is the rows, the wall time and the CPU seconds, as the benches
 // print them beside a rate.
 func (m Measure) String() string {
-	return fmt.Sprintf("%d rows in %s, %.2f CPU s of this process", m.Rows, m.Wall.Round(time.Millisecond), m.CPU.Seconds())
+	return fmt.Sprintf("%d rows in %s, %.2f CPU s of this process, %.1f of %d cores busy",
+		m.Rows, m.Wall.Round(time.Millisecond), m.CPU.Seconds(), m.Busy.Seconds()/m.Wall.Seconds(), runtime.NumCPU())
 }
 
 // Stopwatch takes wall and process CPU time together.
 type Stopwatch struct {
 	Began time.Time
 	cpu   time.Duration
+	busy  time.Duration
 }
 
 // Start starts a Stopwatch.
-func Start() Stopwatch { return Stopwatch{time.Now(), cpuTime()} }
+func Start() Stopwatch { return Stopwatch{time.Now(), cpuTime(), machineBusy()} }
 
 // Measure returns rows read between the start and end, with the CPU time
 // this process used from the start until now.
 func (s Stopwatch) Measure(rows int, end time.Time) Measure {
-	return Measure{Rows: rows, Wall: end.Sub(s.Began), CPU: cpuTime() - s.cpu}
+	return Measure{Rows: rows, Wall: end.Sub(s.Began), CPU: cpuTime() - s.cpu, Busy: machineBusy() - s.busy}
+}
+
+// machineBusy is the CPU time all cores of the machine have spent not idle
+// (nor waiting for I/O) since boot, from the first line of /proc/stat, or 0
+// when it cannot be read. It tells whether a rate is bound by the cores.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal; guest time is
+	// counted in user already.
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0
+		}
+		busy += n
+	}
+	// USER_HZ is 100 on every Linux the benches run on.
+	return time.Duration(busy) * 10 * time.Millisecond
 }
 
 // cpuTime is the user+system time this process has used so far, or 0 when
