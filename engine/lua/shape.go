@@ -3,7 +3,6 @@ package lua
 import (
 	"maps"
 	"reflect"
-	"slices"
 	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
@@ -24,7 +23,7 @@ import (
 // version has the same columns, every insert event the same fields. A shape
 // holds, once, the key bookkeeping of a table with those keys, and build
 // makes each new table by cloning it: two map clones (a memory copy, no
-// hashing) and a slice copy, then one store per value. The result is the
+// hashing) and a shared keys slice, then one store per value. The result is the
 // table RawSetString would have built, key for key and in the same
 // iteration order; scripts and Go code cannot tell the difference.
 //
@@ -110,7 +109,7 @@ func newShape(names []string) *shape {
 		// small table.
 		t := &tableFields{
 			strdict: make(map[string]glua.LValue, len(names)),
-			keys:    make([]glua.LValue, len(names)),
+			keys:    make([]glua.LValue, len(names)), // len == cap: see build
 			k2i:     make(map[glua.LValue]int, len(names)),
 		}
 		for i, n := range names {
@@ -138,11 +137,12 @@ func (s *shape) build(L *glua.LState, vals []glua.LValue) *glua.LTable {
 	t := &glua.LTable{Metatable: glua.LNil}
 	f := fieldsOf(t)
 	f.strdict = maps.Clone(s.template.strdict)
-	// keys and k2i are only ever appended to and inserted into (a removed
-	// key stays), and each table gets its own copies, so scripts that add
-	// keys to one table leave the template and its siblings alone. The
-	// boxed key strings inside are immutable and shared.
-	f.keys = slices.Clone(s.template.keys)
+	// gopher-lua only ever reads keys and appends to it (a removed key
+	// stays). The template's keys slice is full (len == cap), so the first
+	// key a script adds makes append copy it: every table of the shape can
+	// share it. k2i is written in place when a key is added, so each table
+	// needs its own.
+	f.keys = s.template.keys
 	f.k2i = maps.Clone(s.template.k2i)
 	for i, n := range s.names {
 		f.strdict[n] = vals[i]

@@ -79,6 +79,19 @@ end`); err != nil {
 			// Changing a left its sibling and the template alone.
 			sameTable(t, b, keyBuilt(L, names, vals))
 			sameTable(t, s.build(L, vals), keyBuilt(L, names, vals))
+			// Siblings that each gain a different key keep their own.
+			c, d := s.build(L, vals), s.build(L, vals)
+			c.RawSetString("only_c", glua.LTrue)
+			d.RawSetString("only_d", glua.LTrue)
+			wantC, wantD := keyBuilt(L, names, vals), keyBuilt(L, names, vals)
+			wantC.RawSetString("only_c", glua.LTrue)
+			wantD.RawSetString("only_d", glua.LTrue)
+			if got, w := view(c), view(wantC); got != w {
+				t.Errorf("%s: after a sibling gained a key, Lua sees %q, want %q", name, got, w)
+			}
+			if got, w := view(d), view(wantD); got != w {
+				t.Errorf("%s: Lua sees %q, want %q", name, got, w)
+			}
 		}
 	}
 }
