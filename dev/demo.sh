@@ -101,7 +101,7 @@ sql -t -e "SELECT * FROM items ORDER BY id"
 
 say "the cache in Redis"
 rcli --scan --pattern 'item:*' | sort | while read -r k; do
-	printf '  %-28s ttl %-5s %s\n' "$k" "$(rcli ttl "$k")" "$(rcli get "$k")"
+	printf '  %-28s %s\n' "$k" "$(rcli get "$k")"
 done
 
 say "stopping moontide (SIGTERM: finish in-flight batches, save the checkpoint)"

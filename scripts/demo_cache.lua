@@ -1,14 +1,14 @@
 -- demo_cache.lua — keep every row of moontide_demo.items in Redis.
 --
--- Each row is stored as JSON under "item:<id>" for an hour; a delete
--- removes the key. Writes are buffered and sent as one Redis pipeline when
--- the batch ends; the binlog position is committed only after Redis
--- acknowledged them, and a failed batch is retried in order.
+-- Each row is stored as JSON under "item:<id>"; a delete removes the key.
+-- The keys have no expiry: the binlog keeps each one current for as long as
+-- its row exists, and an expiry would only drop rows that are still right.
+-- Writes are buffered and sent as one Redis pipeline when the batch ends;
+-- the binlog position is committed only after Redis acknowledged them, and
+-- a failed batch is retried in order.
 local redis = require("redis")
 local json  = require("json")
 local keys  = require("demo.keys")
-
-local TTL = 3600 -- seconds
 
 return {
   name      = "demo-cache",
@@ -24,7 +24,7 @@ return {
       elseif ev.action ~= "ddl" then -- insert, update, snapshot
         -- ev.after holds exact values: DECIMAL price as a string, BIGINT
         -- beyond 2^53 as a string, NULL as json.null (encoded as null).
-        redis.set(keys.item(ev.after), json.encode(ev.after), TTL)
+        redis.set(keys.item(ev.after), json.encode(ev.after))
       end
     end
   end,

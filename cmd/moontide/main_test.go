@@ -291,7 +291,7 @@ func TestScriptTestPrintsTheWritesOfRecordedEvents(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	want := `batch 1: redis[redis].set("item:7", "{\"id\":7,\"price\":\"1.50\"}", 3600)
+	want := `batch 1: redis[redis].set("item:7", "{\"id\":7,\"price\":\"1.50\"}")
 batch 1: redis[redis].del("item:7")
 `
 	if out != want {
