@@ -439,14 +439,16 @@ func TestIntegrationRunLosesNothingOnKill9(t *testing.T) {
 	e.converge(ctx, want)
 	procs["run"].stop()
 	// A restart skips what each worker had finished past the checkpoint.
-	// Only a batch that finished as the process died, before the save that
-	// records it, runs again; at this workload's rate such a batch holds a
-	// few events. (Replaying the whole tail behind the oldest unfinished
-	// event, as a checkpoint alone allows, was 13 to 72 events per kill.)
+	// Of the finished batches, only one that finished in the moment before
+	// a kill, before the save that records it, runs again: at most one per
+	// kill, bar two workers finishing within the same millisecond. Without
+	// the skip, each kill replayed several workers' batches (3 to 7 batches
+	// over 3 kills in our runs; TestTransportDoesNotRedoAfterARestart...
+	// checks the skip exactly).
 	twice, batches := e.handledTwice(ctx)
 	t.Logf("%d kills: %d of %d events handled twice, first handled by %d batches", kills, twice, len(want), batches)
-	if twice > 10*kills {
-		t.Errorf("%d events of %d batches were handled again after %d kills; want at most %d", twice, batches, kills, 10*kills)
+	if batches > kills {
+		t.Errorf("%d events of %d batches were handled again after %d kills; want at most one batch per kill", twice, batches, kills)
 	}
 }
 

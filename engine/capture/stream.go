@@ -37,12 +37,15 @@ type stream struct {
 	fileSeq uint64
 
 	// The open transaction.
-	inTx    bool
-	txID    string
-	txGTID  string
-	txSeq   uint64
-	txTS    int64 // commit time when the server says (MySQL 8), else 0
-	pending *mysql.MariadbGTID
+	inTx   bool
+	txID   string
+	txGTID string
+	txSeq  uint64
+	// rowsEvents counts the transaction's rows events so far, whether
+	// captured or not; rowsEvent is the number of the one being read.
+	rowsEvents, rowsEvent uint64
+	txTS                  int64 // commit time when the server says (MySQL 8), else 0
+	pending               *mysql.MariadbGTID
 
 	// gtid is the GTID set executed up to the last commit, or nil when
 	// unknown.
@@ -247,6 +250,9 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 	case *replication.TableMapEvent:
 		return s.tableMap(be, ev)
 	case *replication.RowsEvent:
+		// Counted before the filter: Event.Order must not depend on it.
+		s.rowsEvent = s.rowsEvents
+		s.rowsEvents++
 		return s.rows(ctx, h, ev)
 	case *replication.TransactionPayloadEvent:
 		for _, inner := range ev.Events {
@@ -266,6 +272,7 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 func (s *stream) begin(h *replication.EventHeader, gtid string) {
 	s.inTx = true
 	s.txSeq = 0
+	s.rowsEvents = 0
 	s.txTS = 0
 	s.txGTID = gtid
 	if gtid != "" {
@@ -359,6 +366,7 @@ func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema 
 		targets = []ddlTarget{{schema: schema}}
 	}
 	emitted := map[ddlTarget]bool{}
+	s.rowsEvent = 0 // Order is the target's index: the statement has a position of its own
 	for i, t := range targets {
 		if emitted[t] {
 			continue
@@ -658,6 +666,7 @@ func (s *stream) fill(e *event.Event, h *replication.EventHeader, idx int) {
 		e.TS = int64(h.Timestamp) * 1000
 	}
 	e.Pos = event.Position{File: s.file, Pos: h.LogPos, GTID: s.txGTID}
+	e.Order = s.rowsEvent<<32 | uint64(idx)
 	e.Version = event.MakeVersion(s.fileSeq, h.LogPos, idx)
 	e.Tx = event.Tx{ID: s.txID, Seq: s.txSeq}
 	s.txSeq++

@@ -128,7 +128,15 @@ type Event struct {
 	Pos Position
 	// Version grows with the binlog position; see MakeVersion.
 	Version uint64
-	Tx      Tx
+	// Order orders the events that share Pos.File and Pos.Pos: the number
+	// of the rows event in its transaction times 2^32, plus the row's index
+	// in the rows event (for a DDL event, the index of the table it names).
+	// The rows events of a compressed MySQL transaction share one Pos.
+	// Every rows event counts, captured or not, so Order does not depend on
+	// the capture filter. It is not encoded: only the process that captured
+	// the event uses it (see Mark).
+	Order uint64
+	Tx    Tx
 	// Statement is the DDL statement of a DDL event.
 	Statement string
 }

@@ -9,11 +9,9 @@ import (
 // from the same binlog, the later one has the greater Mark. Transports use
 // it to remember how far a listener got past a checkpoint.
 type Mark struct {
-	File string `json:"file"`
-	Pos  uint32 `json:"pos"`
-	// Seq is the row's index in its transaction, which orders the rows of
-	// one rows event.
-	Seq uint64 `json:"seq"`
+	File  string `json:"file"`
+	Pos   uint32 `json:"pos"`
+	Order uint64 `json:"order"` // Event.Order
 }
 
 // Mark is e's place in the binlog; zero for an event not read from a
@@ -22,7 +20,7 @@ func (e *Event) Mark() Mark {
 	if e.Action == Snapshot || e.Pos.File == "" {
 		return Mark{}
 	}
-	return Mark{File: e.Pos.File, Pos: e.Pos.Pos, Seq: e.Tx.Seq}
+	return Mark{File: e.Pos.File, Pos: e.Pos.Pos, Order: e.Order}
 }
 
 // IsZero reports whether m marks nothing.
@@ -52,7 +50,7 @@ func (m Mark) Compare(o Mark) (c int, ok bool) {
 	if c := cmp.Compare(m.Pos, o.Pos); c != 0 {
 		return c, true
 	}
-	return cmp.Compare(m.Seq, o.Seq), true
+	return cmp.Compare(m.Order, o.Order), true
 }
 
 // AtOrBefore reports whether m is known to be at or before o.

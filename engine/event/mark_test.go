@@ -3,7 +3,7 @@ package event
 import "testing"
 
 func TestMarkCompare(t *testing.T) {
-	m := func(f string, pos uint32, seq uint64) Mark { return Mark{File: f, Pos: pos, Seq: seq} }
+	m := func(f string, pos uint32, order uint64) Mark { return Mark{File: f, Pos: pos, Order: order} }
 	tests := []struct {
 		name string
 		a, b Mark
@@ -12,6 +12,7 @@ func TestMarkCompare(t *testing.T) {
 	}{
 		{"same", m("b.000001", 40, 2), m("b.000001", 40, 2), 0, true},
 		{"row in one rows event", m("b.000001", 40, 2), m("b.000001", 40, 3), -1, true},
+		{"next rows event of a compressed transaction", m("b.000001", 40, 1<<32), m("b.000001", 40, 900), 1, true},
 		{"later event", m("b.000001", 900, 0), m("b.000001", 40, 7), 1, true},
 		{"later file", m("b.000002", 4, 0), m("b.000001", 9000, 0), 1, true},
 		{"file past its padding", m("b.999999", 9000, 0), m("b.1000000", 4, 0), -1, true},
@@ -36,8 +37,8 @@ func TestMarkCompare(t *testing.T) {
 }
 
 func TestEventMark(t *testing.T) {
-	ev := &Event{Action: Insert, Pos: Position{File: "b.000003", Pos: 120}, Tx: Tx{Seq: 4}}
-	if got := ev.Mark(); got != (Mark{File: "b.000003", Pos: 120, Seq: 4}) {
+	ev := &Event{Action: Insert, Pos: Position{File: "b.000003", Pos: 120}, Order: 4, Tx: Tx{Seq: 9}}
+	if got := ev.Mark(); got != (Mark{File: "b.000003", Pos: 120, Order: 4}) {
 		t.Fatalf("Mark = %+v", got)
 	}
 	ev.Action = Snapshot

@@ -22,9 +22,10 @@
 // had already finished is not delivered to that listener again. This holds
 // only when the listener's workers and subscriptions are unchanged (they
 // decide which worker an event goes to) and capture reads the same server
-// (checkpoint.Position.ServerID); otherwise the tail is delivered again, as
-// at-least-once allows. A kill -9 then repeats only batches that finished
-// in the last moment before it, whose marks were not saved yet.
+// (checkpoint.Position.ServerID), and only for events past the saved
+// position; otherwise the tail is delivered again, as at-least-once allows.
+// A kill -9 then repeats, of what had finished, only batches that finished
+// in the moment before it, whose marks were not saved yet.
 //
 // Reload: listeners are added, removed, replaced (spec changed: the old
 // runner drains while deliveries are held, then the new one starts with the
@@ -38,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,7 +96,7 @@ type Options struct {
 	// Logger is the default for Runner.Logger too. The default is
 	// slog.Default().
 	Logger *slog.Logger
-	// Resume is the saved checkpoint capture resumes from, if any: its
+	// Resume is the checkpoint saved by the previous run, if any: its
 	// Finished tells which events past it each listener has finished.
 	Resume checkpoint.Position
 }
@@ -143,7 +145,8 @@ type Transport struct {
 	// resume holds the finished marks of Options.Resume by listener, for
 	// slots built before the first event; nil once capture has started.
 	resume        map[string]finishedMarks
-	resumeChecked bool // the first Commit or Event has been seen
+	resumeFloor   event.Mark // Options.Resume as a mark: skipped events are past it
+	resumeChecked bool       // the first Commit or Event has been seen
 }
 
 // finishedMarks is one listener's entry in checkpoint.Position.Finished.
@@ -157,8 +160,13 @@ type finishedMarks struct {
 
 // layout is finishedMarks.Layout for spec (defaults applied).
 func layout(spec dispatch.Spec) string {
-	return fmt.Sprintf("workers=%d subscribe=%s", spec.Workers, strings.Join(spec.Subscribe, ","))
+	return fmt.Sprintf("workers=%d subscribe=%s", spec.Workers, strings.Join(slices.Sorted(slices.Values(spec.Subscribe)), ","))
 }
+
+// maxFinished bounds the size of checkpoint.Position.Finished, which every
+// store must hold (the mysql store's column is a TEXT): beyond it the marks
+// are not saved, and a restart handles the tail again.
+const maxFinished = 32 << 10
 
 // boundary is a transaction end: pos is safe once every event with an offset
 // below seq is finished.
@@ -204,6 +212,11 @@ func (s *slot) Commit(_ context.Context, stream int, offset int64) error {
 // that it is not delivered again. It must be called with mu held.
 func (s *slot) handled(e *event.Event) bool {
 	m := e.Mark()
+	if c, ok := m.Compare(s.t.resumeFloor); !ok || c <= 0 {
+		// Only events past the saved position were finished after it;
+		// one at or before it comes from another binlog.
+		return false
+	}
 	c, ok := m.Compare(s.skipEnd)
 	if !ok {
 		return false
@@ -271,6 +284,7 @@ func New(store checkpoint.Store, opts Options) *Transport {
 		moved: make(chan struct{}, 1),
 		slots: make(map[string]*slot),
 	}
+	t.resumeFloor = event.Mark{File: opts.Resume.File, Pos: opts.Resume.Pos}
 	if f := opts.Resume.Finished; f != "" {
 		if err := json.Unmarshal([]byte(f), &t.resume); err != nil {
 			// Only work done twice can come of ignoring it.
@@ -516,8 +530,8 @@ func (t *Transport) finished(pos checkpoint.Position) checkpoint.RawJSON {
 		return ""
 	}
 	data, err := json.Marshal(all) // sorted keys: equal marks, equal text
-	if err != nil {
-		return "" // marks are plain strings and numbers; cannot happen
+	if err != nil || len(data) > maxFinished {
+		return "" // marks are plain strings and numbers: only too many
 	}
 	return checkpoint.RawJSON(data)
 }
@@ -564,27 +578,35 @@ func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 	opts := t.opts.Runner
 	opts.Committer = s
 	opts.CommitEachBatch = true
-	opts.OnFinish = t.signalMoved // the marks moved: save them
+	opts.OnFinish = t.signalMoved // the marks moved: wake the save loop
 	r, err := dispatch.NewRunner(l.Spec, l.Handler, opts)
 	if err != nil {
 		return nil, err
 	}
 	s.runner, s.spec = r, r.Spec()
-	t.mu.Lock()
-	if f, ok := t.resume[s.name]; ok && f.Layout == layout(s.spec) {
-		s.skip = make([]event.Mark, s.spec.Workers)
-		for w, m := range f.Marks {
-			if w >= 0 && w < len(s.skip) {
-				s.skip[w] = m
-				if c, ok := m.Compare(s.skipEnd); s.skipEnd.IsZero() || (ok && c > 0) {
-					s.skipEnd = m
-				}
+	return s, nil
+}
+
+// insert makes s a live listener. Before capture has started, it takes the
+// saved marks of its name, which checkResume then keeps or drops with the
+// others. It must be called with mu held.
+func (t *Transport) insert(s *slot) {
+	t.slots[s.name] = s
+	t.all = append(t.all, s)
+	f, ok := t.resume[s.name]
+	if t.resumeChecked || !ok || f.Layout != layout(s.spec) {
+		return
+	}
+	s.skip = make([]event.Mark, s.spec.Workers)
+	for w, m := range f.Marks {
+		if w >= 0 && w < len(s.skip) {
+			s.skip[w] = m
+			if c, ok := m.Compare(s.skipEnd); s.skipEnd.IsZero() || (ok && c > 0) {
+				s.skipEnd = m
 			}
 		}
-		s.skipping = !s.skipEnd.IsZero()
 	}
-	t.mu.Unlock()
-	return s, nil
+	s.skipping = !s.skipEnd.IsZero()
 }
 
 func (t *Transport) start(s *slot) {
@@ -637,8 +659,7 @@ func (t *Transport) Add(ctx context.Context, l dispatch.Listener) error {
 	if _, ok := t.slots[s.name]; ok {
 		return fmt.Errorf("adding listener %q: it already exists", s.name)
 	}
-	t.slots[s.name] = s
-	t.all = append(t.all, s)
+	t.insert(s)
 	t.rebuild()
 	t.start(s)
 	t.log.Info("listener added", slog.String("listener", s.name))
@@ -716,8 +737,7 @@ func (t *Transport) Replace(ctx context.Context, l dispatch.Listener) error {
 		old.retired = true
 		t.dropSlot(old)
 	}
-	t.slots[ns.name] = ns
-	t.all = append(t.all, ns)
+	t.insert(ns)
 	t.rebuild()
 	t.start(ns)
 	t.log.Info("listener replaced", slog.String("listener", ns.name))

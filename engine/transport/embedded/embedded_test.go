@@ -425,26 +425,29 @@ func TestTransportSavesTheStartAtOnce(t *testing.T) {
 // finished, unless the server or the listener's layout changed.
 func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 	const serverID = 7
-	// Event i sits at bin.000001:1000+10i; its transaction commits at +5.
-	at := func(key string, i int) *event.Event {
+	// Event i sits at bin.000001:base+10i; its transaction commits at +5.
+	const base = 1000
+	at := func(key string, i, base int) *event.Event {
 		e := ev("orders", key, i)
-		e.Pos = event.Position{File: "bin.000001", Pos: uint32(1000 + 10*i)}
+		e.Pos = event.Position{File: "bin.000001", Pos: uint32(base + 10*i)}
 		return e
 	}
-	commitAfter := func(i int, server uint32) checkpoint.Position {
-		p := pos(1000 + 10*i + 5)
+	commitAfter := func(i, base int, server uint32) checkpoint.Position {
+		p := pos(base + 10*i + 5)
 		p.ServerID = server
 		return p
 	}
 	tests := []struct {
 		name    string
 		server  uint32 // of the restarted capture
+		base    int    // of the binlog the restarted capture reads
 		workers int    // of the restarted listener
 		skips   bool
 	}{
-		{"same server and listener", serverID, 2, true},
-		{"another server", serverID + 1, 2, false},
-		{"another worker count", serverID, 3, false},
+		{"same server and listener", serverID, base, 2, true},
+		{"another server", serverID + 1, base, 2, false},
+		{"another binlog with the same server id", serverID, 100, 2, false},
+		{"another worker count", serverID, base, 3, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -479,7 +482,7 @@ func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 				t.Fatal(err)
 			}
 			runner := first.slots["l"].runner
-			stuck := runner.Worker(at("slow", 0))
+			stuck := runner.Worker(at("slow", 0, base))
 			var evs []*event.Event
 			lastFree := 0
 			for i := 0; len(evs) < 40; i++ {
@@ -487,23 +490,23 @@ func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 				if len(evs) == 1 {
 					key = "slow"
 				}
-				e := at(key, len(evs))
+				e := at(key, len(evs), base)
 				if runner.Worker(e) != stuck {
 					lastFree = len(evs)
 				}
 				evs = append(evs, e)
 			}
-			mustCommit(t, first, commitAfter(-1, serverID))
+			mustCommit(t, first, commitAfter(-1, base, serverID))
 			for i, e := range evs {
 				mustEvent(t, first, e)
-				mustCommit(t, first, commitAfter(i, serverID))
+				mustCommit(t, first, commitAfter(i, base, serverID))
 			}
-			freeMark := fmt.Sprintf(`"pos":%d`, 1000+10*lastFree)
+			freeMark := fmt.Sprintf(`"pos":%d`, base+10*lastFree)
 			waitUntil(t, "the free worker's last event saved as finished", func() bool {
 				return strings.Contains(string(store.Last().Finished), freeMark)
 			})
 			crash := store.Last()
-			from := (int(crash.Pos) - 995) / 10 // the first event after it
+			from := (int(crash.Pos) - base + 5) / 10 // the first event after it
 			if from > 1 {
 				t.Fatalf("saved %s, past the stuck event 1", crash)
 			}
@@ -523,8 +526,8 @@ func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 			start.ServerID, start.Finished = tt.server, ""
 			mustCommit(t, second, start)
 			for i := from; i < len(evs); i++ {
-				mustEvent(t, second, at(evs[i].Key, i))
-				mustCommit(t, second, commitAfter(i, tt.server))
+				mustEvent(t, second, at(evs[i].Key, i, tt.base))
+				mustCommit(t, second, commitAfter(i, tt.base, tt.server))
 			}
 			if err := stop(); err != nil {
 				t.Fatal(err)
