@@ -519,6 +519,9 @@ func arrayLen(t *glua.LTable, shape Shape) (int, error) {
 		}
 		return max, nil
 	}
+	if _, ok := stringKeys(t); ok {
+		return -1, nil // string keys only, or none: an object either way
+	}
 	count, max, strs, other := countKeys(t)
 	switch {
 	case other > 0:
