@@ -2,6 +2,7 @@ package lua
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,5 +92,14 @@ func TestDecodeJSONRefusesTrailingData(t *testing.T) {
 	v, err := DecodeJSON(L, []byte(`null`))
 	if err != nil || v != NullValue {
 		t.Errorf("null decoded as %v, %v", v, err)
+	}
+}
+
+func TestIntegralNumbersEncodeAsTheirShortestDecimal(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 1023, 1e15, -1e15, 1<<53 - 1, 1 << 53, -(1 << 53), 4503599627370497} {
+		got, err := appendJSONNumber(nil, f)
+		if want := strconv.FormatFloat(f, 'f', -1, 64); err != nil || string(got) != want {
+			t.Errorf("appendJSONNumber(%v) = %s, %v; want %s", f, got, err, want)
+		}
 	}
 }
