@@ -26,7 +26,7 @@ func exerciseStore(t *testing.T, s Store) {
 		{File: "mariadb-bin.000002", Pos: 123456, GTIDSet: "0-1-100,1-2-7", Flavor: "mariadb", TS: 1700000000123},
 		{File: "mysql-bin.000009", Pos: 4294967295, GTIDSet: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", Flavor: "mysql"},
 		{File: "mariadb-bin.000004", Pos: 77, Flavor: "mariadb", ServerID: 4294967295,
-			Finished: `{"cache":{"spec":"2 [shop.*]","marks":[{"file":"mariadb-bin.000004","pos":90,"seq":3}]}}`},
+			Finished: `{"file":"mariadb-bin.000004","pos":77,"listeners":{"cache":{"layout":"workers=2 subscribe=shop.*","marks":{"1":{"file":"mariadb-bin.000004","pos":90,"order":3}}}}}`},
 	} {
 		if err := s.Save(ctx, p); err != nil {
 			t.Fatalf("Save(%v): %v", p, err)

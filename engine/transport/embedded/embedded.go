@@ -149,7 +149,16 @@ type Transport struct {
 	resumeChecked bool       // the first Commit or Event has been seen
 }
 
-// finishedMarks is one listener's entry in checkpoint.Position.Finished.
+// finishedDoc is checkpoint.Position.Finished.
+type finishedDoc struct {
+	// File and Pos repeat the position the marks were saved with: marks
+	// under a position edited since (to replay from earlier) are ignored.
+	File      string                   `json:"file"`
+	Pos       uint32                   `json:"pos"`
+	Listeners map[string]finishedMarks `json:"listeners"`
+}
+
+// finishedMarks is one listener's entry in finishedDoc.
 type finishedMarks struct {
 	// Layout is what decides which worker an event goes to, and whether it
 	// goes to the listener at all; marks of another layout mean nothing.
@@ -286,11 +295,17 @@ func New(store checkpoint.Store, opts Options) *Transport {
 	}
 	t.resumeFloor = event.Mark{File: opts.Resume.File, Pos: opts.Resume.Pos}
 	if f := opts.Resume.Finished; f != "" {
-		if err := json.Unmarshal([]byte(f), &t.resume); err != nil {
-			// Only work done twice can come of ignoring it.
+		// Only work done twice can come of ignoring the marks.
+		var doc finishedDoc
+		switch err := json.Unmarshal([]byte(f), &doc); {
+		case err != nil:
 			t.log.Warn("the saved checkpoint's finished marks are unreadable; listeners may handle the events after it again",
 				slog.String("pos", opts.Resume.String()), slog.Any("err", err))
-			t.resume = nil
+		case doc.File != opts.Resume.File || doc.Pos != opts.Resume.Pos:
+			t.log.Warn("the saved checkpoint's position was changed after its finished marks were saved; listeners handle the events after it again",
+				slog.String("pos", opts.Resume.String()), slog.String("marks_at", fmt.Sprintf("%s:%d", doc.File, doc.Pos)))
+		default:
+			t.resume = doc.Listeners
 		}
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -529,7 +544,7 @@ func (t *Transport) finished(pos checkpoint.Position) checkpoint.RawJSON {
 	if all == nil {
 		return ""
 	}
-	data, err := json.Marshal(all) // sorted keys: equal marks, equal text
+	data, err := json.Marshal(finishedDoc{File: pos.File, Pos: pos.Pos, Listeners: all}) // sorted keys: equal marks, equal text
 	if err != nil || len(data) > maxFinished {
 		return "" // marks are plain strings and numbers: only too many
 	}
