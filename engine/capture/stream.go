@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type stream struct {
 	// rowsEvents counts the transaction's rows events so far, whether
 	// captured or not; rowsEvent is the number of the one being read.
 	rowsEvents, rowsEvent uint64
+	inPayload             bool  // reading the events of a compressed transaction
 	txTS                  int64 // commit time when the server says (MySQL 8), else 0
 	pending               *mysql.MariadbGTID
 
@@ -63,10 +65,9 @@ type stream struct {
 	// lastCommit is where to resume after a lost connection; emitted is the
 	// last rows event (file, end position) handed to out, so a reconnect
 	// does not hand its rows over twice.
-	lastCommit  checkpoint.Position
-	emittedFile string
-	emittedPos  uint32
-	progressed  bool // an event arrived since the last (re)connect
+	lastCommit checkpoint.Position
+	emitted    event.Mark
+	progressed bool // an event arrived since the last (re)connect
 
 	// connID is the server's id of the current replication connection
 	// (for tests that cut it).
@@ -158,8 +159,8 @@ func (s *stream) run(ctx context.Context) error {
 }
 
 func (s *stream) emittedPosOr() uint32 {
-	if s.emittedFile == s.file {
-		return s.emittedPos
+	if s.emitted.File == s.file {
+		return s.emitted.Pos
 	}
 	return s.lastCommit.Pos
 }
@@ -255,6 +256,10 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 		s.rowsEvents++
 		return s.rows(ctx, h, ev)
 	case *replication.TransactionPayloadEvent:
+		// A compressed MySQL transaction: go-mysql gives every inner event
+		// but the last the payload's start position.
+		s.inPayload = true
+		defer func() { s.inPayload = false }()
 		for _, inner := range ev.Events {
 			if err := s.handle(inner); err != nil {
 				return err
@@ -359,6 +364,7 @@ func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *repl
 // next TABLE_MAP is read afresh.
 func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema string, targets []ddlTarget) error {
 	clear(s.byBytes)
+	s.rowsEvent = 0 // the statement has a position of its own; Order is the target's index
 	if s.skip(h) {
 		return nil
 	}
@@ -366,7 +372,6 @@ func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema 
 		targets = []ddlTarget{{schema: schema}}
 	}
 	emitted := map[ddlTarget]bool{}
-	s.rowsEvent = 0 // Order is the target's index: the statement has a position of its own
 	for i, t := range targets {
 		if emitted[t] {
 			continue
@@ -477,19 +482,18 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 }
 
 // skip reports whether the event at h was already handed over before a
-// reconnect.
+// reconnect. The rows event's number tells apart the rows events of a
+// compressed transaction, which share one position.
 func (s *stream) skip(h *replication.EventHeader) bool {
-	if s.emittedFile == "" {
-		return false
-	}
-	if s.file != s.emittedFile {
-		return s.file < s.emittedFile
-	}
-	return h.LogPos <= s.emittedPos
+	return s.here(h).AtOrBefore(s.emitted)
 }
 
-func (s *stream) markEmitted(h *replication.EventHeader) {
-	s.emittedFile, s.emittedPos = s.file, h.LogPos
+func (s *stream) markEmitted(h *replication.EventHeader) { s.emitted = s.here(h) }
+
+// here is the place of the event at h: its position and, for a rows event,
+// its number in the transaction.
+func (s *stream) here(h *replication.EventHeader) event.Mark {
+	return event.Mark{File: s.file, Pos: h.LogPos, Order: s.rowsEvent << 32}
 }
 
 // tableMap resolves a TABLE_MAP to a table version, reusing the previous
@@ -658,6 +662,15 @@ func (s *stream) fill(e *event.Event, h *replication.EventHeader, idx int) {
 	b = append(b, ':')
 	b = strconv.AppendUint(b, uint64(h.LogPos), 10)
 	b = append(b, ':')
+	versionRow := idx
+	if s.inPayload {
+		// The rows events of a compressed transaction share a position:
+		// the id names the rows event too, and the version grows with it
+		// (its rows, distinct rows of one statement, share one version).
+		b = strconv.AppendUint(b, s.rowsEvent, 10)
+		b = append(b, ':')
+		versionRow = int(min(s.rowsEvent, math.MaxInt32))
+	}
 	b = strconv.AppendInt(b, int64(idx), 10)
 	s.idBuf = b
 	e.ID = string(b)
@@ -667,7 +680,7 @@ func (s *stream) fill(e *event.Event, h *replication.EventHeader, idx int) {
 	}
 	e.Pos = event.Position{File: s.file, Pos: h.LogPos, GTID: s.txGTID}
 	e.Order = s.rowsEvent<<32 | uint64(idx)
-	e.Version = event.MakeVersion(s.fileSeq, h.LogPos, idx)
+	e.Version = event.MakeVersion(s.fileSeq, h.LogPos, versionRow)
 	e.Tx = event.Tx{ID: s.txID, Seq: s.txSeq}
 	s.txSeq++
 }
