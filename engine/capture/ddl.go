@@ -43,6 +43,15 @@ func definesTable(q string) bool {
 	}
 }
 
+// opensTransaction reports whether a DDL statement leaves its transaction
+// open for rows that follow: MySQL 8.0.21+ writes CREATE TABLE ... SELECT
+// as CREATE TABLE ... START TRANSACTION, then the rows and an XID.
+func opensTransaction(q string) bool {
+	q = strings.TrimRight(q, " \t\r\n;")
+	const tail = "START TRANSACTION"
+	return len(q) >= len(tail) && strings.EqualFold(q[len(q)-len(tail):], tail)
+}
+
 // classifyQuery looks at the leading keywords of a statement. DDL
 // statements also yield the tables they name (for filtering and schema
 // tracking); defaultSchema qualifies unqualified names.

@@ -276,3 +276,21 @@ func TestClassifyQueryFindsTheTablesOfDDL(t *testing.T) {
 		}
 	}
 }
+
+func TestOpensTransactionFindsMySQLsCreateTableSelect(t *testing.T) {
+	tests := []struct {
+		q    string
+		want bool
+	}{
+		{"CREATE TABLE `t` (\n  `id` int DEFAULT NULL\n) START TRANSACTION", true},
+		{"create table t (id int) start transaction;\n", true},
+		{"CREATE TABLE t (id INT)", false},
+		{"CREATE TABLE transaction (id INT)", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := opensTransaction(tt.q); got != tt.want {
+			t.Errorf("opensTransaction(%q) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+}

@@ -45,9 +45,13 @@ type stream struct {
 	// rowsEvents counts the transaction's rows events so far, whether
 	// captured or not; rowsEvent is the number of the one being read.
 	rowsEvents, rowsEvent uint64
-	inPayload             bool  // reading the events of a compressed transaction
-	txTS                  int64 // commit time when the server says (MySQL 8), else 0
-	pending               *mysql.MariadbGTID
+	// standalone: the open transaction is one statement that commits on
+	// its own (DDL, GRANT, ...), not a group ended by XID or COMMIT. From
+	// MariaDB's GTID event; on MySQL until a BEGIN arrives.
+	standalone bool
+	inPayload  bool  // reading the events of a compressed transaction
+	txTS       int64 // commit time when the server says (MySQL 8), else 0
+	pending    *mysql.MariadbGTID
 
 	// gtid is the GTID set executed up to the last commit, or nil when
 	// unknown.
@@ -239,6 +243,7 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 	case *replication.MariadbGTIDEvent:
 		g := ev.GTID
 		s.begin(h, g.String())
+		s.standalone = ev.IsStandalone()
 		s.pending = &g
 	case *replication.GTIDEvent:
 		s.beginMySQL(h, ev)
@@ -276,6 +281,7 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 // begin opens a transaction whose id is gtid, or its start position.
 func (s *stream) begin(h *replication.EventHeader, gtid string) {
 	s.inTx = true
+	s.standalone = true
 	s.txSeq = 0
 	s.rowsEvents = 0
 	s.txTS = 0
@@ -329,6 +335,7 @@ func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *repl
 		if !s.inTx {
 			s.begin(h, "")
 		}
+		s.standalone = false
 		return nil
 	case queryCommit, queryRollback:
 		return s.commit(ctx, h, ev.GSet)
@@ -346,13 +353,20 @@ func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *repl
 		if err := s.ddl(ctx, h, q, string(ev.Schema), targets); err != nil {
 			return err
 		}
-		// A DDL statement commits on its own.
+		if !s.standalone || opensTransaction(q) {
+			// CREATE TABLE ... SELECT: the rows and the commit follow in
+			// the same transaction (MariaDB's GTID event says so; MySQL
+			// 8.0.21+ writes CREATE TABLE ... START TRANSACTION).
+			return nil
+		}
 		return s.commit(ctx, h, ev.GSet)
 	default:
 		if !s.inTx {
-			// A statement outside any transaction (GRANT, FLUSH, ...)
-			// still moves the resume point past itself.
 			s.begin(h, "")
+		}
+		if s.standalone {
+			// A statement that is its own transaction (GRANT, ANALYZE
+			// TABLE, ...) still moves the resume point past itself.
 			return s.commit(ctx, h, ev.GSet)
 		}
 		return nil
@@ -475,7 +489,11 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 	s.inTx = false
 	s.lastCommit = p
 	s.byGTID = false
-	if s.skip(h) {
+	// Only a later event handed over makes a commit old news: a DDL
+	// statement's own events come from the commit's position.
+	end := s.here(h)
+	end.Order = math.MaxUint64
+	if end.AtOrBefore(s.emitted) {
 		return nil
 	}
 	return s.out.Commit(ctx, p)

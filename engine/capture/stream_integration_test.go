@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -526,4 +527,53 @@ func TestIntegrationEventOrderDoesNotDependOnTheFilter(t *testing.T) {
 			t.Fatalf("marks do not grow: %+v", both)
 		}
 	}
+}
+
+// TestIntegrationEachTransactionIsCommittedWhereItEnds checks where the
+// output gets a commit: after a DDL statement, which commits on its own;
+// only after the rows of CREATE TABLE ... SELECT, which is one
+// transaction; and after a statement such as ANALYZE TABLE, which is a
+// transaction of its own with no rows.
+func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	db := testenv.Source(t)
+	schema := testenv.FreshDatabase(t, db)
+	q := "`" + schema + "`."
+	execAll(ctx, t, db, "CREATE TABLE "+q+"src (id INT PRIMARY KEY)", "INSERT INTO "+q+"src VALUES (1), (2)")
+	from := currentPos(ctx, t, sourceDSN(t))
+	rec := newRecorder()
+	var mu sync.Mutex
+	var seen []string // what the output got, in order
+	note := func(s string) {
+		mu.Lock()
+		seen = append(seen, s)
+		mu.Unlock()
+	}
+	rec.onEvent = func(e *event.Event) error { note(e.Action.String() + " " + e.Table.Name); return nil }
+	rec.onCommit = func(checkpoint.Position) error { note("commit"); return nil }
+	startCapture(t, Options{DSN: sourceDSN(t), Start: from, Include: []string{schema + ".*"}}, rec)
+	had := 0
+	step := func(stmt string, want ...string) {
+		t.Helper()
+		execAll(ctx, t, db, stmt)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			got := slices.Clone(seen[min(had, len(seen)):])
+			mu.Unlock()
+			if len(got) >= len(want) || time.Now().After(deadline) {
+				if !slices.Equal(got, want) {
+					t.Fatalf("after %s the output got %q, want %q", stmt, got, want)
+				}
+				had += len(got)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	step("DO 1", "commit") // the start position; DO is not written to the binlog
+	step("CREATE TABLE "+q+"t (id INT PRIMARY KEY)", "ddl t", "commit")
+	step("CREATE TABLE "+q+"dst SELECT * FROM "+q+"src", "ddl dst", "insert dst", "insert dst", "commit")
+	step("ANALYZE TABLE "+q+"src", "commit")
+	step("INSERT INTO "+q+"t VALUES (1)", "insert t", "commit")
 }
