@@ -15,6 +15,7 @@ const (
 	queryCommit                    // COMMIT: a transaction of non-transactional tables ends
 	queryRollback                  // ROLLBACK: ends a transaction with nothing to apply
 	queryDDL                       // a schema change
+	queryDML                       // a row change written as a statement, not as rows
 )
 
 // ddlTarget is what a DDL statement is about: a table, a database
@@ -72,6 +73,8 @@ func classifyQuery(q, defaultSchema string) (queryKind, []ddlTarget) {
 			return queryOther, nil
 		}
 		return queryBegin, nil
+	case "INSERT", "REPLACE", "UPDATE", "DELETE", "WITH":
+		return queryDML, nil
 	case "COMMIT":
 		return queryCommit, nil
 	case "ROLLBACK":

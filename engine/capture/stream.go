@@ -330,6 +330,11 @@ func formatUUID(b []byte) (string, error) {
 func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
 	q := string(ev.Query)
 	kind, targets := classifyQuery(q, string(ev.Schema))
+	if kind == queryDML {
+		if err := s.refuseStatementChange(h, ev, q); err != nil {
+			return err
+		}
+	}
 	switch kind {
 	case queryBegin:
 		if !s.inTx {
@@ -452,6 +457,32 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 	}
 	return nil
 }
+
+// refuseStatementChange stops capture at a row change the binlog holds as
+// an SQL statement (a session with binlog_format=STATEMENT or MIXED, or
+// the DELETE a server writes for a MEMORY table emptied by its restart),
+// when it may change a captured table: which rows it changed is not in the
+// binlog, and going on would lose them without a word.
+func (s *stream) refuseStatementChange(h *replication.EventHeader, ev *replication.QueryEvent, q string) error {
+	sqlMode, _ := queryStatus(ev.StatusVars)
+	tables, _, err := schema.WrittenTables(q, string(ev.Schema), sqlMode)
+	if err != nil {
+		return fmt.Errorf("capture at %s:%d: the binlog holds a row change as an SQL statement whose tables capture cannot tell (%v): %s; %s",
+			s.file, h.LogPos, err, abbreviate(q), statementChangeAdvice)
+	}
+	for _, t := range tables {
+		if s.c.filter.Match(t.Schema, t.Table) {
+			return fmt.Errorf("capture %s.%s at %s:%d: the binlog holds a row change as an SQL statement, not as rows: %s; %s",
+				t.Schema, t.Table, s.file, h.LogPos, abbreviate(q), statementChangeAdvice)
+		}
+	}
+	return nil
+}
+
+// statementChangeAdvice ends the error of refuseStatementChange.
+const statementChangeAdvice = "capture cannot know which rows changed, so it stops here rather than lose them. " +
+	"Have every session write binlog_format=ROW (SET SESSION binlog_format overrides the server's), " +
+	"apply this statement's effect downstream, and start capture after its transaction"
 
 // abbreviate shortens a statement for a message.
 func abbreviate(q string) string {

@@ -577,3 +577,36 @@ func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
 	step("ANALYZE TABLE "+q+"src", "commit")
 	step("INSERT INTO "+q+"t VALUES (1)", "insert t", "commit")
 }
+
+// TestIntegrationARowChangeWrittenAsAStatementStopsCapture writes rows
+// with binlog_format=STATEMENT in one session: for a table capture does
+// not take that is nothing to it, for a captured one it is an error that
+// names the table, since the binlog does not say which rows changed.
+func TestIntegrationARowChangeWrittenAsAStatementStopsCapture(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	db := testenv.Source(t)
+	schema := testenv.FreshDatabase(t, db)
+	q := "`" + schema + "`."
+	execAll(ctx, t, db, "CREATE TABLE "+q+"a (id INT PRIMARY KEY)", "CREATE TABLE "+q+"b (id INT PRIMARY KEY)")
+	from := currentPos(ctx, t, sourceDSN(t))
+	rec := newRecorder()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	opts := Options{DSN: sourceDSN(t), ServerID: testServerID(), Start: from, Include: []string{schema + ".a"}, Logger: quietLogger()}
+	go func() { errc <- Run(runCtx, opts, rec) }()
+
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO "+q+"b VALUES (1)",
+		"SET SESSION binlog_format = 'ROW'", "INSERT INTO "+q+"a VALUES (1)")
+	rec.waitFor(ctx, t, "the row insert after the statement on b", func(evs []*event.Event) bool { return len(evs) == 1 })
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO "+q+"a VALUES (2)")
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), schema+".a at ") || !strings.Contains(err.Error(), "as an SQL statement") {
+			t.Fatalf("capture ended with %v, want an error naming %s.a and the statement", err, schema)
+		}
+		t.Log(err)
+	case <-ctx.Done():
+		t.Fatal("capture went on past a row change it cannot see")
+	}
+}

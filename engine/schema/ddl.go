@@ -126,25 +126,90 @@ func (h *History) Apply(d DDL) (changed bool, err error) {
 func (h *History) parse(d DDL) ([]ast.StmtNode, error) {
 	q := reCreateOrReplace.ReplaceAllString(d.Query, "${1}CREATE ")
 	q = reAlterOnline.ReplaceAllString(q, "${1}ALTER ")
-	var mode mysql.SQLMode
-	for bit, m := range map[uint64]mysql.SQLMode{
-		sqlModePipesAsConcat: mysql.ModePipesAsConcat, sqlModeANSIQuotes: mysql.ModeANSIQuotes,
-		sqlModeIgnoreSpace: mysql.ModeIgnoreSpace, sqlModeNoBackslashEscapes: mysql.ModeNoBackslashEscapes,
-	} {
-		if d.SQLMode&bit != 0 {
-			mode |= m
-		}
-	}
 	parserMu.Lock()
 	defer parserMu.Unlock()
 	if h.parser == nil {
 		h.opts.Collations.registerWithParser()
 		h.parser = parser.New()
 	}
-	h.parser.SetSQLMode(mode)
+	h.parser.SetSQLMode(parserMode(d.SQLMode))
 	stmts, _, err := h.parser.Parse(q, "", "")
 	return stmts, err
 }
+
+// parserMode is the parser's SQL mode for a statement's sql_mode bits
+// (DDL.SQLMode): the ones that change how SQL text reads.
+func parserMode(sqlMode uint64) mysql.SQLMode {
+	var mode mysql.SQLMode
+	for bit, m := range map[uint64]mysql.SQLMode{
+		sqlModePipesAsConcat: mysql.ModePipesAsConcat, sqlModeANSIQuotes: mysql.ModeANSIQuotes,
+		sqlModeIgnoreSpace: mysql.ModeIgnoreSpace, sqlModeNoBackslashEscapes: mysql.ModeNoBackslashEscapes,
+	} {
+		if sqlMode&bit != 0 {
+			mode |= m
+		}
+	}
+	return mode
+}
+
+// dmlParser parses the statements WrittenTables looks at. Guarded by
+// parserMu.
+var dmlParser *parser.Parser
+
+// WrittenTables returns the tables a row-changing statement (INSERT,
+// REPLACE, UPDATE or DELETE, after WITH too) may write, qualified with
+// defaultSchema. It errs towards more: every table of an UPDATE's or a
+// DELETE's join, and the aliases a multi-table DELETE names. ok is false
+// when q changes no rows.
+func WrittenTables(q, defaultSchema string, sqlMode uint64) (tables []TableName, ok bool, err error) {
+	parserMu.Lock()
+	if dmlParser == nil {
+		dmlParser = parser.New()
+	}
+	dmlParser.SetSQLMode(parserMode(sqlMode))
+	stmts, _, err := dmlParser.Parse(q, "", "")
+	parserMu.Unlock()
+	if err != nil {
+		return nil, false, err
+	}
+	var v tableNames
+	for _, st := range stmts {
+		switch st := st.(type) {
+		case *ast.InsertStmt:
+			st.Table.Accept(&v)
+		case *ast.UpdateStmt:
+			st.TableRefs.Accept(&v)
+		case *ast.DeleteStmt:
+			st.TableRefs.Accept(&v)
+			if st.Tables != nil {
+				st.Tables.Accept(&v)
+			}
+		default:
+			continue
+		}
+		ok = true
+	}
+	for _, t := range v.names {
+		schema := t.Schema.O
+		if schema == "" {
+			schema = defaultSchema
+		}
+		tables = append(tables, TableName{schema, t.Name.O})
+	}
+	return tables, ok, nil
+}
+
+// tableNames collects the table names of a syntax tree.
+type tableNames struct{ names []*ast.TableName }
+
+func (v *tableNames) Enter(n ast.Node) (ast.Node, bool) {
+	if t, ok := n.(*ast.TableName); ok {
+		v.names = append(v.names, t)
+	}
+	return n, false
+}
+
+func (v *tableNames) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // applier applies the statements of one DDL.
 type applier struct {

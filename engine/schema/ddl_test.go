@@ -479,3 +479,32 @@ func TestApplyTracksTheUniqueKeyThatStandsInForAPrimaryKey(t *testing.T) {
 		})
 	}
 }
+
+func TestWrittenTablesNamesWhatAStatementMayChange(t *testing.T) {
+	tests := []struct {
+		q    string
+		want []TableName
+		ok   bool
+	}{
+		{"INSERT INTO t VALUES (1)", []TableName{{"d", "t"}}, true},
+		{"REPLACE INTO o.t SELECT * FROM other", []TableName{{"o", "t"}}, true},
+		{"UPDATE t JOIN o.u ON t.id = u.id SET t.n = 1", []TableName{{"d", "t"}, {"o", "u"}}, true},
+		{"DELETE FROM `t` WHERE id = 1", []TableName{{"d", "t"}}, true},
+		{"DELETE a FROM o.t AS a JOIN u ON a.id = u.id", []TableName{{"o", "t"}, {"d", "u"}, {"d", "a"}}, true},
+		{"WITH x AS (SELECT 1 AS id) UPDATE t SET n = 1 WHERE id IN (SELECT id FROM x)", []TableName{{"d", "t"}}, true},
+		{"ANALYZE TABLE t", nil, false},
+	}
+	for _, tt := range tests {
+		got, ok, err := WrittenTables(tt.q, "d", 0)
+		if err != nil {
+			t.Errorf("%s: %v", tt.q, err)
+			continue
+		}
+		if ok != tt.ok || !slices.Equal(got, tt.want) {
+			t.Errorf("WrittenTables(%q) = %v, %v; want %v, %v", tt.q, got, ok, tt.want, tt.ok)
+		}
+	}
+	if _, _, err := WrittenTables("INSERT INTO", "d", 0); err == nil {
+		t.Error("a statement that does not parse gave no error")
+	}
+}
