@@ -104,6 +104,38 @@ func newStream(c *Capturer, cs charsets, out Output, start startPos) *stream {
 	return s
 }
 
+// followServer makes sure a connection reads the server the stream was
+// reading. A failover behind the same address serves other binlog files,
+// where the last commit's file and position and the emitted mark mean
+// nothing: the stream then resumes by GTID set and hands the rest of the
+// open transaction over again (a duplicate, never a gap), and tells the
+// output first, with a commit of the same place on the new server.
+func (s *stream) followServer(ctx context.Context) error {
+	var id uint32
+	if err := s.c.db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+		return fmt.Errorf("reading the source's server_id: %w", err)
+	}
+	was := s.lastCommit.ServerID
+	if was == 0 || id == was {
+		s.lastCommit.ServerID = id
+		return nil
+	}
+	if s.lastCommit.GTIDSet == "" {
+		return fmt.Errorf("the source %s is now server_id %d, not %d, and capture has no GTID set to find its place there: start it again from a position of this server",
+			s.c.opts.DSN, id, was)
+	}
+	s.c.log.Warn("the source is another server than before; resuming by GTID set, the open transaction is handed over again",
+		"server_id", id, "was", was, "gtid_set", s.lastCommit.GTIDSet)
+	s.lastCommit.ServerID = id
+	s.emitted = event.Mark{}
+	s.byGTID = true
+	if err := s.out.Commit(ctx, s.lastCommit); err != nil {
+		s.handleErr = err // the output's answer, not an outage
+		return err
+	}
+	return nil
+}
+
 // resumePos is where the next connection starts.
 func (s *stream) resumePos() checkpoint.Position { return s.lastCommit }
 
@@ -123,6 +155,9 @@ func (s *stream) run(ctx context.Context) error {
 	s.inTx = false
 	s.pending = nil
 	clear(s.byID)
+	if err := s.followServer(ctx); err != nil {
+		return err
+	}
 	o := s.c.opts
 	cfg := s.c.syncerConfig()
 	cfg.RenderJSONAsMySQLText = true

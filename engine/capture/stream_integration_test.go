@@ -346,6 +346,22 @@ func TestIntegrationIdleSourceSendsHeartbeats(t *testing.T) {
 // replication connection mid-stream: capture reconnects from its last
 // transaction boundary and hands over every row exactly once.
 func TestIntegrationLostConnectionResumesWithoutGapsOrRepeats(t *testing.T) {
+	cutConnection(t, false)
+}
+
+// TestIntegrationAReconnectToAnotherServerSkipsNothing cuts the connection
+// as the previous test does, but makes capture believe it was reading
+// another server: after the reconnect it must resume by GTID set, skip
+// nothing, and say so to the output with the new server's id. Rows of the
+// transaction open at the cut may come twice.
+func TestIntegrationAReconnectToAnotherServerSkipsNothing(t *testing.T) {
+	cutConnection(t, true)
+}
+
+// cutConnection kills capture's replication connection between the two
+// rows events of a transaction, after making the stream believe it was
+// reading server 999 when otherServer is set.
+func cutConnection(t *testing.T, otherServer bool) {
 	dsn := sourceDSN(t)
 	db := testenv.Source(t)
 	ctx := testenv.Context(t, time.Minute)
@@ -377,7 +393,11 @@ func TestIntegrationLostConnectionResumesWithoutGapsOrRepeats(t *testing.T) {
 		// Cut the connection once, between the two statements of a
 		// transaction, from inside the stream so the cut lands mid-stream.
 		if e.After[0].Int() == 2004 && killed.CompareAndSwap(false, true) {
-			id := c.cur.Load().connID.Load()
+			s := c.cur.Load()
+			if otherServer {
+				s.lastCommit.ServerID = 999 // on the stream's goroutine: no race
+			}
+			id := s.connID.Load()
 			if _, err := db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
 				return err
 			}
@@ -401,12 +421,26 @@ func TestIntegrationLostConnectionResumesWithoutGapsOrRepeats(t *testing.T) {
 	for _, e := range rec.events {
 		seen[e.After[0].Int()]++
 	}
+	repeatedTx := int64(-1)
 	for id := int64(0); id < total; id++ {
-		if seen[id] != 1 {
+		switch {
+		case seen[id] == 1:
+		case otherServer && seen[id] == 2 && (repeatedTx < 0 || repeatedTx == id/10):
+			repeatedTx = id / 10 // only the transaction open at the cut
+		default:
 			t.Errorf("row %d handed over %d times, want once", id, seen[id])
 		}
 	}
+	if otherServer {
+		// The output heard of the move before any row of the new server.
+		if last := rec.commits[len(rec.commits)-1]; last.ServerID == 999 {
+			t.Errorf("the last commit still names server 999: %s", last)
+		}
+	}
 	for i, e := range rec.events {
+		if otherServer {
+			break // the repeated rows break the sequence
+		}
 		if want := uint64(e.After[0].Int() % 10); e.Tx.Seq != want {
 			t.Fatalf("event %d (row %d): tx seq %d, want %d", i, e.After[0].Int(), e.Tx.Seq, want)
 		}

@@ -147,6 +147,11 @@ type Transport struct {
 	resume        map[string]finishedMarks
 	resumeFloor   event.Mark // Options.Resume as a mark: skipped events are past it
 	resumeChecked bool       // the first Commit or Event has been seen
+	// serverID is capture's server; serverMoved is set when a commit came
+	// from another one (a failover behind the source's address): marks of
+	// two binlogs cannot be compared, so none are used or saved any more.
+	serverID    uint32
+	serverMoved bool
 }
 
 // finishedDoc is checkpoint.Position.Finished.
@@ -339,6 +344,23 @@ func (t *Transport) checkResume(start checkpoint.Position) {
 	}
 }
 
+// followServer notes capture's server, and stops using and saving marks
+// once it changes. It must be called with mu held.
+func (t *Transport) followServer(id uint32) {
+	switch {
+	case t.serverMoved || id == t.serverID:
+	case t.serverID == 0:
+		t.serverID = id
+	default:
+		t.serverMoved = true
+		for _, s := range t.all {
+			s.skipping = false
+		}
+		t.log.Warn("capture reads another server now; finished marks are no longer saved, so a restart handles the events after the checkpoint again",
+			slog.Any("server_id", id), slog.Any("was", t.serverID))
+	}
+}
+
 func (t *Transport) lockFeed(ctx context.Context) error {
 	select {
 	case t.feed <- struct{}{}:
@@ -419,6 +441,7 @@ func (t *Transport) Commit(ctx context.Context, p checkpoint.Position) error {
 	}
 	first := t.safe.IsZero() && t.seq == 0
 	t.checkResume(p)
+	t.followServer(p.ServerID)
 	t.commit(p)
 	t.mu.Unlock()
 	if first {
@@ -531,6 +554,9 @@ func (t *Transport) save(ctx context.Context) error {
 // finished is checkpoint.Position.Finished for a save of pos: the marks of
 // the live listeners past pos. It must be called with mu held.
 func (t *Transport) finished(pos checkpoint.Position) checkpoint.RawJSON {
+	if t.serverMoved {
+		return ""
+	}
 	floor := event.Mark{File: pos.File, Pos: pos.Pos}
 	var all map[string]finishedMarks
 	for name, s := range t.slots {

@@ -443,13 +443,15 @@ func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 		base    int    // of the binlog the restarted capture reads
 		workers int    // of the restarted listener
 		rewind  bool   // the saved position was moved back by hand
+		moves   bool   // capture moves to another server after its start
 		skips   bool
 	}{
-		{"same server and listener", serverID, base, 2, false, true},
-		{"another server", serverID + 1, base, 2, false, false},
-		{"another binlog with the same server id", serverID, 100, 2, false, false},
-		{"another worker count", serverID, base, 3, false, false},
-		{"a position moved back by hand", serverID, base, 2, true, false},
+		{"same server and listener", serverID, base, 2, false, false, true},
+		{"another server", serverID + 1, base, 2, false, false, false},
+		{"another binlog with the same server id", serverID, 100, 2, false, false, false},
+		{"another worker count", serverID, base, 3, false, false, false},
+		{"a position moved back by hand", serverID, base, 2, true, false, false},
+		{"a move to another server after the start", serverID, base, 2, false, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,6 +532,12 @@ func TestTransportDoesNotRedoAfterARestartWhatListenersFinished(t *testing.T) {
 			start := crash
 			start.ServerID, start.Finished = tt.server, ""
 			mustCommit(t, second, start)
+			if tt.moves {
+				// As capture tells a reconnect to another server.
+				start.ServerID = serverID + 1
+				mustCommit(t, second, start)
+				tt.server = start.ServerID
+			}
 			for i := from; i < len(evs); i++ {
 				mustEvent(t, second, at(evs[i].Key, i, tt.base))
 				mustCommit(t, second, commitAfter(i, tt.base, tt.server))
