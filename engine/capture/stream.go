@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/event"
@@ -52,6 +53,10 @@ type stream struct {
 	inPayload  bool  // reading the events of a compressed transaction
 	txTS       int64 // commit time when the server says (MySQL 8), else 0
 	pending    *mysql.MariadbGTID
+	// pendingMySQL is the open transaction's MySQL GTID event, added to
+	// gtid at its commit when go-mysql does not: a dump by file and
+	// position keeps no GTID set, and its XID events carry none.
+	pendingMySQL *replication.GTIDEvent
 
 	// gtid is the GTID set executed up to the last commit, or nil when
 	// unknown.
@@ -153,7 +158,7 @@ func (s *stream) run(ctx context.Context) error {
 	s.handleErr = nil
 	s.progressed = false
 	s.inTx = false
-	s.pending = nil
+	s.pending, s.pendingMySQL = nil, nil
 	clear(s.byID)
 	if err := s.followServer(ctx); err != nil {
 		return err
@@ -339,6 +344,9 @@ func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEven
 		}
 	}
 	s.begin(h, gtid)
+	if ev.GNO != 0 {
+		s.pendingMySQL = ev
+	}
 	if ev.ImmediateCommitTimestamp != 0 {
 		s.txTS = int64(ev.ImmediateCommitTimestamp / 1000)
 	}
@@ -541,6 +549,14 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 			}
 		}
 		s.pending = nil
+	}
+	if g := s.pendingMySQL; g != nil {
+		s.pendingMySQL = nil
+		m, ok := s.gtid.(*mysql.MysqlGTIDSet)
+		sid, err := uuid.FromBytes(g.SID)
+		if gset == nil && ok && err == nil {
+			m.AddGTIDWithTag(sid, g.Tag, g.GNO)
+		}
 	}
 	if gset != nil && s.c.opts.Flavor == mysql.MySQLFlavor {
 		s.gtid = gset
