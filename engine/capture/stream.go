@@ -72,8 +72,8 @@ type stream struct {
 	byBytes map[string]*tableVersion
 
 	// lastCommit is where to resume after a lost connection; emitted is the
-	// last rows event (file, end position) handed to out, so a reconnect
-	// does not hand its rows over twice.
+	// place (see here) of the last rows or DDL event handed to out, so a
+	// reconnect does not hand its rows over twice.
 	lastCommit checkpoint.Position
 	emitted    event.Mark
 	progressed bool // an event arrived since the last (re)connect
