@@ -196,6 +196,18 @@ func startCapture(t *testing.T, opts Options, out Output) (stop func() error) {
 	return stop
 }
 
+// idTables creates tables of one id column in a fresh database and returns
+// the database and the end of the binlog after them, where a test starts
+// capture.
+func idTables(ctx context.Context, t *testing.T, db *sql.DB, tables ...string) (schema, from string) {
+	t.Helper()
+	schema = testenv.FreshDatabase(t, db)
+	for _, tbl := range tables {
+		execAll(ctx, t, db, "CREATE TABLE `"+schema+"`."+tbl+" (id INT PRIMARY KEY)")
+	}
+	return schema, currentPos(ctx, t, sourceDSN(t))
+}
+
 // execAll runs statements on one connection, so session settings hold.
 func execAll(ctx context.Context, t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()

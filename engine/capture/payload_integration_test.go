@@ -54,11 +54,7 @@ func (w *asPayload) HandleEvent(be *replication.BinlogEvent) error {
 func TestIntegrationACompressedTransactionLosesNoRows(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	db := testenv.Source(t)
-	schema := testenv.FreshDatabase(t, db)
-	execAll(ctx, t, db,
-		"CREATE TABLE `"+schema+"`.a (id INT PRIMARY KEY)",
-		"CREATE TABLE `"+schema+"`.b (id INT PRIMARY KEY)")
-	from := currentPos(ctx, t, sourceDSN(t))
+	schema, from := idTables(ctx, t, db, "a", "b")
 	execAll(ctx, t, db, "BEGIN",
 		"INSERT INTO `"+schema+"`.b VALUES (1), (2)",
 		"INSERT INTO `"+schema+"`.a VALUES (1)",

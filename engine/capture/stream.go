@@ -550,14 +550,13 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 		}
 		s.pending = nil
 	}
-	if g := s.pendingMySQL; g != nil {
-		s.pendingMySQL = nil
+	if g := s.pendingMySQL; g != nil && gset == nil {
 		m, ok := s.gtid.(*mysql.MysqlGTIDSet)
-		sid, err := uuid.FromBytes(g.SID)
-		if gset == nil && ok && err == nil {
+		if sid, err := uuid.FromBytes(g.SID); ok && err == nil {
 			m.AddGTIDWithTag(sid, g.Tag, g.GNO)
 		}
 	}
+	s.pendingMySQL = nil
 	if gset != nil && s.c.opts.Flavor == mysql.MySQLFlavor {
 		s.gtid = gset
 	}

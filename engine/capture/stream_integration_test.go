@@ -515,11 +515,7 @@ func TestIntegrationTheStartIsCommittedBeforeAnyEvent(t *testing.T) {
 func TestIntegrationEventOrderDoesNotDependOnTheFilter(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	db := testenv.Source(t)
-	schema := testenv.FreshDatabase(t, db)
-	execAll(ctx, t, db,
-		"CREATE TABLE `"+schema+"`.a (id INT PRIMARY KEY)",
-		"CREATE TABLE `"+schema+"`.b (id INT PRIMARY KEY)")
-	from := currentPos(ctx, t, sourceDSN(t))
+	schema, from := idTables(ctx, t, db, "a", "b")
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -571,10 +567,8 @@ func TestIntegrationEventOrderDoesNotDependOnTheFilter(t *testing.T) {
 func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	db := testenv.Source(t)
-	schema := testenv.FreshDatabase(t, db)
+	schema, from := idTables(ctx, t, db, "src")
 	q := "`" + schema + "`."
-	execAll(ctx, t, db, "CREATE TABLE "+q+"src (id INT PRIMARY KEY)", "INSERT INTO "+q+"src VALUES (1), (2)")
-	from := currentPos(ctx, t, sourceDSN(t))
 	rec := newRecorder()
 	var mu sync.Mutex
 	var seen []string // what the output got, in order
@@ -605,7 +599,7 @@ func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	step("DO 1", "commit") // the start position; DO is not written to the binlog
+	step("INSERT INTO "+q+"src VALUES (1), (2)", "commit" /* the start position */, "insert src", "insert src", "commit")
 	step("CREATE TABLE "+q+"t (id INT PRIMARY KEY)", "ddl t", "commit")
 	step("CREATE TABLE "+q+"dst SELECT * FROM "+q+"src", "ddl dst", "insert dst", "insert dst", "commit")
 	step("ANALYZE TABLE "+q+"src", "commit")
@@ -619,10 +613,8 @@ func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
 func TestIntegrationARowChangeWrittenAsAStatementStopsCapture(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	db := testenv.Source(t)
-	schema := testenv.FreshDatabase(t, db)
+	schema, from := idTables(ctx, t, db, "a", "b")
 	q := "`" + schema + "`."
-	execAll(ctx, t, db, "CREATE TABLE "+q+"a (id INT PRIMARY KEY)", "CREATE TABLE "+q+"b (id INT PRIMARY KEY)")
-	from := currentPos(ctx, t, sourceDSN(t))
 	rec := newRecorder()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -195,9 +195,10 @@ type slot struct {
 	name      string
 	spec      dispatch.Spec
 	runner    *dispatch.Runner
-	delivered int64 // highest offset handed to the runner, -1 before any
-	done      int64 // highest offset the runner committed, -1 before any
-	retired   bool  // no longer routed; a refused delivery is not an error
+	delivered int64  // highest offset handed to the runner, -1 before any
+	done      int64  // highest offset the runner committed, -1 before any
+	retired   bool   // no longer routed; a refused delivery is not an error
+	layout    string // layout(spec), the Layout of its finished marks
 	// skip holds, by worker, the last event the listener finished before
 	// the restart; skipping is set while events may still be at or before
 	// one of them (skipEnd, the latest).
@@ -247,7 +248,7 @@ func (s *slot) handled(e *event.Event) bool {
 // the last event finished, if it is past floor. It must be called with mu
 // held.
 func (s *slot) marks(floor event.Mark) (finishedMarks, bool) {
-	f := finishedMarks{Layout: layout(s.spec)}
+	f := finishedMarks{Layout: s.layout}
 	for w, m := range s.runner.Finished() {
 		if m.IsZero() && w < len(s.skip) {
 			// Nothing finished since the restart; events after the
@@ -625,6 +626,7 @@ func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 		return nil, err
 	}
 	s.runner, s.spec = r, r.Spec()
+	s.layout = layout(s.spec)
 	return s, nil
 }
 
@@ -635,7 +637,7 @@ func (t *Transport) insert(s *slot) {
 	t.slots[s.name] = s
 	t.all = append(t.all, s)
 	f, ok := t.resume[s.name]
-	if t.resumeChecked || !ok || f.Layout != layout(s.spec) {
+	if t.resumeChecked || !ok || f.Layout != s.layout {
 		return
 	}
 	s.skip = make([]event.Mark, s.spec.Workers)
