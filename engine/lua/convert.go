@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -137,6 +138,10 @@ type converter struct {
 	pos    [2]*shape // without, with gtid
 	tx     *shape
 	vals   []glua.LValue // scratch: the values of the table being built
+
+	// shapes holds every shape above (and those of tables) by its
+	// template's keys slice, for builtFrom.
+	shapes map[*glua.LValue]*shape
 }
 
 // maxCachedTables bounds the per-state name cache; table versions change
@@ -149,7 +154,7 @@ func (c *converter) table(t *event.Table) *tableInfo {
 		return ti
 	}
 	if c.tables == nil || len(c.tables) >= maxCachedTables {
-		c.tables = make(map[*event.Table]*tableInfo)
+		*c = converter{tables: make(map[*event.Table]*tableInfo)}
 	}
 	ti := &tableInfo{schema: glua.LString(t.Schema), name: glua.LString(t.Name)}
 	ti.cols = make([]glua.LValue, len(t.Columns))
@@ -166,6 +171,27 @@ func (c *converter) table(t *event.Table) *tableInfo {
 	}
 	c.tables[t] = ti
 	return ti
+}
+
+// newShape returns the shape of names (see newShape), known to builtFrom.
+func (c *converter) newShape(names []string) *shape {
+	s := newShape(names)
+	if s != nil && s.template != nil {
+		if c.shapes == nil {
+			c.shapes = make(map[*glua.LValue]*shape)
+		}
+		c.shapes[unsafe.SliceData(s.template.keys)] = s
+	}
+	return s
+}
+
+// builtFrom returns the shape t was built from by this converter, if t
+// still has its keys (shape.go); nil for other tables, and for a nil c.
+func (c *converter) builtFrom(t *glua.LTable) *shape {
+	if c == nil {
+		return nil
+	}
+	return builtFrom(c.shapes, t)
 }
 
 func (c *converter) str(cache *string, boxed *glua.LValue, s string) glua.LValue {
@@ -267,7 +293,7 @@ func (c *converter) eventShape(mask int) *shape {
 	if mask&evDDL != 0 {
 		names = append(names, "ddl")
 	}
-	c.events[mask] = newShape(names)
+	c.events[mask] = c.newShape(names)
 	return c.events[mask]
 }
 
@@ -280,14 +306,14 @@ func (c *converter) position(L *glua.LState, ev *event.Event) *glua.LTable {
 		withGTID = 1
 	}
 	if c.pos[withGTID] == nil {
-		c.pos[withGTID] = newShape([]string{"file", "pos", "gtid"}[:2+withGTID])
+		c.pos[withGTID] = c.newShape([]string{"file", "pos", "gtid"}[:2+withGTID])
 	}
 	return c.pos[withGTID].build(L, c.vals)
 }
 
 func (c *converter) txShape() *shape {
 	if c.tx == nil {
-		c.tx = newShape([]string{"id", "seq"})
+		c.tx = c.newShape([]string{"id", "seq"})
 	}
 	return c.tx
 }
@@ -324,7 +350,7 @@ func (c *converter) row(L *glua.LState, ti *tableInfo, vals []event.Value) *glua
 func (c *converter) rowShape(ti *tableInfo, n int, mask uint64, count int) *shape {
 	if count == len(ti.names) {
 		if ti.full == nil {
-			if ti.full = newShape(ti.names); ti.full == nil {
+			if ti.full = c.newShape(ti.names); ti.full == nil {
 				ti.full = noShape
 			}
 		}
@@ -345,7 +371,7 @@ func (c *converter) rowShape(ti *tableInfo, n int, mask uint64, count int) *shap
 			names = append(names, ti.names[i])
 		}
 	}
-	s := newShape(names)
+	s := c.newShape(names)
 	if s == nil {
 		s = noShape
 	}

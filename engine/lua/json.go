@@ -49,6 +49,10 @@ type JSONEncoder struct {
 	L     *glua.LState // of the Lua value being encoded, for table marks
 	pairs []jsonPair   // a stack: each object pushes its pairs, then pops them
 	stack []*glua.LTable
+	// g and conv: the state whose tables were encoded last, and its
+	// converter, which knows the tables built from shapes.
+	g    *glua.Global
+	conv *converter
 }
 
 type jsonPair struct {
@@ -83,6 +87,12 @@ func (e *JSONEncoder) Append(dst []byte, v any) ([]byte, error) {
 // Go value as for Append). On error dst may hold part of the value.
 func (e *JSONEncoder) AppendLua(L *glua.LState, dst []byte, v any) ([]byte, error) {
 	e.L = L
+	if L != nil && L.G != e.g {
+		e.g, e.conv = L.G, nil
+		if env := EnvOf(L); env != nil {
+			e.conv = env.conv
+		}
+	}
 	e.pairs = e.pairs[:0]
 	e.stack = e.stack[:0]
 	dst, err := e.value(dst, v, 0)
@@ -206,6 +216,9 @@ func (e *JSONEncoder) table(dst []byte, t *glua.LTable, depth int) ([]byte, erro
 	}
 	start := len(e.pairs)
 	if m, ok := stringKeys(t); ok {
+		if s := e.conv.builtFrom(t); s != nil && s.object != nil {
+			return e.shaped(dst, m, s.object, depth)
+		}
 		for k, v := range m {
 			if v != glua.LNil {
 				e.pairs = append(e.pairs, jsonPair{k, v})
@@ -251,6 +264,29 @@ func (e *JSONEncoder) object(dst []byte, start, depth int) ([]byte, error) {
 		}
 	}
 	e.pairs = e.pairs[:start]
+	return append(dst, '}'), nil
+}
+
+// shaped writes the object whose string keys are m, a table built from a
+// shape whose keys are keys: in their order, which is sorted as object's.
+func (e *JSONEncoder) shaped(dst []byte, m map[string]glua.LValue, keys []objectKey, depth int) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	for _, k := range keys {
+		v, ok := m[k.name]
+		if !ok || v == glua.LNil {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, k.json...)
+		var err error
+		if dst, err = e.value(dst, v, depth+1); err != nil {
+			return dst, atPath(err, "."+k.name)
+		}
+	}
 	return append(dst, '}'), nil
 }
 

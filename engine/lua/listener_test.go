@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	glua "github.com/yuin/gopher-lua"
+
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/event"
 )
@@ -88,6 +90,36 @@ func TestPerActionHandlers(t *testing.T) {
 	}
 	if len(s.ops()) != 3 {
 		t.Errorf("a failed batch flushed writes: %q", s.ops())
+	}
+}
+
+// TestToStringIsGopherLuas: the sandbox's faster tostring must write every
+// value as gopher-lua's own does.
+func TestToStringIsGopherLuas(t *testing.T) {
+	values := `{0, -0, 1, -1, 7, 1023, 1024, 123456789, -987654321, 2^31, 2^53, 2^53 + 2, -2^53, 2^62, 2^63, -2^63,
+  2^64, 1e15, 1e21, 1e300, 0.5, -1.25, 1/3, 1e-7, 0/0, 1/0, -1/0, "12", "x", true, false, json_null}`
+	script := `local out = {}
+for i = 1, 31 do out[i] = tostring((` + values + `)[i]) end
+out[#out + 1] = tostring(nil)
+return table.concat(out, " ")`
+	run := func(L *glua.LState) string {
+		L.SetGlobal("json_null", NullValue)
+		if err := L.DoString(script); err != nil {
+			t.Fatal(err)
+		}
+		return L.Get(-1).String()
+	}
+	plain := glua.NewState()
+	defer plain.Close()
+	want := run(plain)
+	o := &Options{}
+	L := newState(o.shared(""), &Env{logger: testOptions(nil).Logger, sinks: noSinks{}}).L
+	defer L.Close()
+	if got := run(L); got != want {
+		t.Errorf("sandbox tostring:\n%s\ngopher-lua:\n%s", got, want)
+	}
+	if !strings.Contains(want, " 9007199254740992 ") || !strings.Contains(want, " 1e+21 ") {
+		t.Errorf("the values no longer cover integers and exponents: %s", want)
 	}
 }
 

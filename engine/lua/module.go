@@ -183,6 +183,7 @@ type Env struct {
 	clients  *clientSet
 	baseCtx  context.Context
 	call     *call
+	conv     *converter // of the state, for JSONEncoder
 }
 
 // call is the state of one call into a script: its context, the batch it

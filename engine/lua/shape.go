@@ -3,9 +3,13 @@ package lua
 import (
 	"maps"
 	"reflect"
+	"slices"
+	"unicode/utf8"
 	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/moontide/moontide/engine/event"
 )
 
 // Why this file exists
@@ -89,6 +93,18 @@ type shape struct {
 	// template is a table holding every key (bound to a placeholder), whose
 	// maps and keys slice build clones; nil without fastShapes.
 	template *tableFields
+	// object is the names in the order json.encode writes an object's
+	// keys (sorted), each with its JSON text, so that encoding a table of
+	// this shape neither sorts nor escapes keys (JSONEncoder.shaped). nil
+	// without a template, or when a name is not UTF-8: the generic path
+	// then reports it.
+	object []objectKey
+}
+
+// objectKey is a key of a shape as json.encode writes it.
+type objectKey struct {
+	name string
+	json []byte // "name":
 }
 
 // newShape returns the shape of names, or nil when names repeat one (a
@@ -118,8 +134,39 @@ func newShape(names []string) *shape {
 			t.k2i[t.keys[i]] = i
 		}
 		s.template = t
+		s.object = objectKeys(names)
 	}
 	return s
+}
+
+func objectKeys(names []string) []objectKey {
+	keys := make([]objectKey, 0, len(names))
+	for _, n := range slices.Sorted(slices.Values(names)) {
+		if !utf8.ValidString(n) {
+			return nil
+		}
+		keys = append(keys, objectKey{name: n, json: append(event.AppendJSONString(nil, n), ':')})
+	}
+	return keys
+}
+
+// builtFrom returns the shape among shapes (by their template's keys) that t
+// was built from, when t still has only that shape's keys; nil otherwise.
+// A table keeps its template's keys slice until a key is added, which makes
+// gopher-lua copy the slice (build): so the slice tells. Keys removed since
+// are absent from the table's map.
+func builtFrom(shapes map[*glua.LValue]*shape, t *glua.LTable) *shape {
+	if !fastShapes {
+		return nil
+	}
+	keys := fieldsOf(t).keys
+	if len(keys) == 0 {
+		return nil
+	}
+	if s := shapes[unsafe.SliceData(keys)]; s != nil && len(s.names) == len(keys) {
+		return s
+	}
+	return nil
 }
 
 // build returns a new table with vals[i] at names[i]. Every value must be

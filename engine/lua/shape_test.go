@@ -202,3 +202,63 @@ func TestStringKeysReadsLikeForEach(t *testing.T) {
 		}
 	}
 }
+
+// keyByKey copies v, table by table, through gopher-lua's public API, so
+// that the copy is built from no shape.
+func keyByKey(L *glua.LState, v glua.LValue) glua.LValue {
+	tb, ok := v.(*glua.LTable)
+	if !ok {
+		return v
+	}
+	c := L.CreateTable(0, 0)
+	tb.ForEach(func(k, v glua.LValue) { c.RawSet(k, keyByKey(L, v)) })
+	c.Metatable = tb.Metatable
+	return c
+}
+
+// TestShapedTablesEncodeAsTheirCopies: json.encode writes a table still of
+// its shape from the shape's sorted keys (JSONEncoder.shaped), and must
+// write what it writes for the same table built key by key.
+func TestShapedTablesEncodeAsTheirCopies(t *testing.T) {
+	badName := event.NewTable("s", "bad", []event.Column{{Name: "id"}, {Name: "n\xffme"}}, []int{0})
+	bad := &event.Event{ID: "b", Action: event.Insert, Table: badName, After: []event.Value{event.IntValue(1), event.IntValue(2)}}
+	tests := []struct {
+		name   string
+		ev     *event.Event
+		change string // Lua run on ev first
+		shaped bool   // whether ev.after is still of its shape afterwards
+	}{
+		{"as built", itemEvent(event.Update, 7), ``, true},
+		{"keys removed", itemEvent(event.Update, 7), `ev.after.name = nil; ev.pos.pos = nil; ev.before = nil`, true},
+		{"a key set again", itemEvent(event.Update, 7), `ev.after.name = "renamed"; ev.tx.seq = 99`, true},
+		{"a value replaced by a table", itemEvent(event.Insert, 7), `ev.after.price = {1, {x = "y"}}`, true},
+		{"a key added", itemEvent(event.Insert, 7), `ev.after.extra = json_null; ev.zzz = 1`, false},
+		{"a column name that is not UTF-8", bad, ``, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Options{}
+			s := newState(o.shared(""), &Env{logger: testOptions(nil).Logger, sinks: noSinks{}})
+			defer s.close()
+			L := s.L
+			ev := s.conv.event(L, tt.ev)
+			L.SetGlobal("ev", ev)
+			L.SetGlobal("json_null", NullValue)
+			if err := L.DoString(tt.change); err != nil {
+				t.Fatal(err)
+			}
+			after := ev.RawGetString("after").(*glua.LTable)
+			if got := s.conv.builtFrom(after) != nil; got != tt.shaped {
+				t.Fatalf("ev.after still of its shape: %v, want %v", got, tt.shaped)
+			}
+			var enc JSONEncoder
+			for _, v := range []*glua.LTable{ev, after} {
+				got, gotErr := enc.AppendLua(L, nil, v)
+				want, wantErr := enc.AppendLua(L, nil, keyByKey(L, v))
+				if string(got) != string(want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Errorf("shaped: %s %v\nkey by key: %s %v", got, gotErr, want, wantErr)
+				}
+			}
+		})
+	}
+}
