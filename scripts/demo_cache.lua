@@ -14,17 +14,21 @@ return {
   name      = "demo-cache",
   subscribe = { "moontide_demo.items" },
   batch     = 500,
-  workers   = 2,   -- events of one row always go to the same worker, in order
+  -- Events of one row always go to the same worker, in order. More workers
+  -- than cores: while one waits for Redis to answer its pipeline, the
+  -- others convert and run their batches.
+  workers   = 4,
   retry     = { backoff = 200 }, -- ms; doubles per failed attempt
 
   handle = function(events)
     for _, ev in ipairs(events) do
-      if ev.action == "delete" then
-        redis.del(keys.item(ev.before))
-      elseif ev.action ~= "ddl" then -- insert, update, snapshot
+      local action = ev.action
+      if action == "delete" then
+        redis.del(keys.item(ev))
+      elseif action ~= "ddl" then -- insert, update, snapshot
         -- ev.after holds exact values: DECIMAL price as a string, BIGINT
         -- beyond 2^53 as a string, NULL as json.null (encoded as null).
-        redis.set(keys.item(ev.after), json.encode(ev.after))
+        redis.set(keys.item(ev), json.encode(ev.after))
       end
     end
   end,
