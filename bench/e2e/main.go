@@ -137,12 +137,14 @@ func run() error {
 	return nil
 }
 
-// The demo listener's files, and the two strings the bench rewrites.
+// The demo listener's files, and the strings the bench rewrites: the
+// variants replace the demo's handle, from demoHandle on.
 const (
 	demoFile      = "demo_cache.lua"
 	demoKeysFile  = "lib/demo/keys.lua"
 	demoSubscribe = `"moontide_demo.items"`
 	demoKeyPrefix = `"item:"`
+	demoHandle    = "  handle = function(events)"
 )
 
 // demoScripts is the demo listener as shipped.
@@ -160,9 +162,9 @@ func readDemo(dir string) (demoScripts, error) {
 		return demoScripts{}, err
 	}
 	d := demoScripts{string(l), string(k)}
-	if strings.Count(d.listener, demoSubscribe) != 1 || strings.Count(d.keys, demoKeyPrefix) != 1 {
-		return d, fmt.Errorf("the demo listener changed: want one %s in %s and one %s in %s; update bench/e2e",
-			demoSubscribe, demoFile, demoKeyPrefix, demoKeysFile)
+	if strings.Count(d.listener, demoSubscribe) != 1 || strings.Count(d.listener, demoHandle) != 1 || strings.Count(d.keys, demoKeyPrefix) != 1 {
+		return d, fmt.Errorf("the demo listener changed: want one %s and one %q in %s and one %s in %s; update bench/e2e",
+			demoSubscribe, demoHandle, demoFile, demoKeyPrefix, demoKeysFile)
 	}
 	return d, nil
 }
@@ -191,29 +193,32 @@ type pipeline struct {
 // listener variant and checks that nothing was dropped.
 func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (backlog.Measure, error) {
 	table := p.bl.Schema + "." + p.bl.Table
+	dir, err := os.MkdirTemp("", "moontide-bench-e2e")
+	if err != nil {
+		return backlog.Measure{}, err
+	}
+	defer os.RemoveAll(dir)
+	if err := p.writeScripts(dir, variant, table, keyPrefix); err != nil {
+		return backlog.Measure{}, err
+	}
+	gen, err := lua.Load(dir, lua.Options{Logger: backlog.Discard, Sinks: sinks{p.redisAddr}})
+	if err != nil {
+		return backlog.Measure{}, err
+	}
+	defer gen.Close()
+	gen.Adopt(nil)
 	var ls []dispatch.Listener
 	var counter *backlog.Counter
-	if variant == "go-noop" {
-		counter = backlog.NewCounter(p.bl.Rows)
-		ls = []dispatch.Listener{{Spec: dispatch.Spec{Name: "go-noop", Subscribe: []string{table}, Batch: 500, Workers: 2}, Handler: counter}}
-	} else {
-		dir, err := os.MkdirTemp("", "moontide-bench-e2e")
-		if err != nil {
-			return backlog.Measure{}, err
+	for _, l := range gen.Listeners() {
+		if variant == "go-noop" {
+			// The demo's spec, handled by Go.
+			counter = backlog.NewCounter(p.bl.Rows)
+			spec := l.Spec()
+			spec.Name = variant
+			ls = append(ls, dispatch.Listener{Spec: spec, Handler: counter})
+			continue
 		}
-		defer os.RemoveAll(dir)
-		if err := p.writeScripts(dir, variant, table, keyPrefix); err != nil {
-			return backlog.Measure{}, err
-		}
-		gen, err := lua.Load(dir, lua.Options{Logger: backlog.Discard, Sinks: sinks{p.redisAddr}})
-		if err != nil {
-			return backlog.Measure{}, err
-		}
-		defer gen.Close()
-		gen.Adopt(nil)
-		for _, l := range gen.Listeners() {
-			ls = append(ls, dispatch.Listener{Spec: l.Spec(), Handler: l})
-		}
+		ls = append(ls, dispatch.Listener{Spec: l.Spec(), Handler: l})
 	}
 
 	tr := embedded.New(&checkpoint.Memory{}, embedded.Options{Runner: dispatch.RunnerOptions{Logger: backlog.Discard}, Logger: backlog.Discard})
@@ -262,15 +267,7 @@ func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (backlog.
 func (p pipeline) writeScripts(dir, variant, table, keyPrefix string) error {
 	listener := strings.Replace(p.demo.listener, demoSubscribe, fmt.Sprintf("%q", table), 1)
 	if h := handles[variant]; h != "" {
-		listener = fmt.Sprintf(`local json = require("json")
-return {
-  name      = %q,
-  subscribe = { %q },
-  batch     = 500,
-  workers   = 2,
-  handle = %s,
-}
-`, variant, table, h)
+		listener = listener[:strings.Index(listener, demoHandle)] + "  handle = " + h + ",\n}\n"
 	}
 	keys := strings.Replace(p.demo.keys, demoKeyPrefix, fmt.Sprintf("%q", keyPrefix+"item:"), 1)
 	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(demoKeysFile)), 0o755); err != nil {
