@@ -146,7 +146,8 @@ type converter struct {
 
 // maxCachedTables bounds the per-state name cache; table versions change
 // only with DDL, so the limit is reached only by listeners on very many
-// tables, and then the cache simply starts over.
+// tables, and then the whole converter starts over, shapes included, so
+// that shapes does not keep those of forgotten tables.
 const maxCachedTables = 4096
 
 func (c *converter) table(t *event.Table) *tableInfo {
@@ -173,7 +174,7 @@ func (c *converter) table(t *event.Table) *tableInfo {
 	return ti
 }
 
-// newShape returns the shape of names (see newShape), known to builtFrom.
+// newShape is the package's newShape, and records the shape for builtFrom.
 func (c *converter) newShape(names []string) *shape {
 	s := newShape(names)
 	if s != nil && s.template != nil {

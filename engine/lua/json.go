@@ -267,8 +267,9 @@ func (e *JSONEncoder) object(dst []byte, start, depth int) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// shaped writes the object whose string keys are m, a table built from a
-// shape whose keys are keys: in their order, which is sorted as object's.
+// shaped writes a table that still has the keys of its shape (m: its
+// string keys; keys: the shape's object keys): what object would write,
+// without sorting or escaping the keys again.
 func (e *JSONEncoder) shaped(dst []byte, m map[string]glua.LValue, keys []objectKey, depth int) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true

@@ -262,3 +262,26 @@ func TestShapedTablesEncodeAsTheirCopies(t *testing.T) {
 		})
 	}
 }
+
+// TestConverterStartsOverAfterManyTables: past maxCachedTables table
+// versions the converter forgets them, and their shapes with them.
+func TestConverterStartsOverAfterManyTables(t *testing.T) {
+	L := glua.NewState()
+	defer L.Close()
+	var c converter
+	var last *glua.LTable
+	for i := range maxCachedTables + 1 {
+		tbl := event.NewTable("s", fmt.Sprintf("t%d", i), []event.Column{{Name: "id"}, {Name: fmt.Sprintf("c%d", i)}}, []int{0})
+		last = c.event(L, &event.Event{ID: "x", Action: event.Insert, Table: tbl, After: []event.Value{event.IntValue(int64(i)), event.IntValue(1)}})
+	}
+	if len(c.tables) != 1 {
+		t.Errorf("%d table versions cached after starting over, want 1", len(c.tables))
+	}
+	// Left: the last table's row, the insert event, pos and tx.
+	if len(c.shapes) != 4 {
+		t.Errorf("%d shapes kept after starting over, want 4", len(c.shapes))
+	}
+	if c.builtFrom(last.RawGetString("after").(*glua.LTable)) == nil {
+		t.Error("the row converted after starting over has no shape")
+	}
+}
