@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,82 @@ end}`), options(testSinks(addr), false))
 	// retries the batch, which is why writes should be idempotent.
 	if raw.Exists(ctx, prefix+"before", prefix+"after").Val() != 2 {
 		t.Error("the other commands of the pipeline did not run")
+	}
+}
+
+// msetCalls is how many MSETs the server has run (INFO commandstats).
+func msetCalls(t *testing.T, raw *goredis.Client) int {
+	t.Helper()
+	info, err := raw.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_mset:calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}
+
+func TestIntegrationRunsOfSetsGoAsMSETInOrder(t *testing.T) {
+	addr, raw, prefix := realRedis(t)
+	ctx := testenv.Context(t, time.Minute)
+	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
+return {name = "sets", subscribe = {"shop.orders"}, handle = function(evs)
+  redis.set(P .. "a", "1")
+  redis.set(P .. "b", "1")
+  redis.del(P .. "a")
+  redis.set(P .. "c", "x", 60)
+  redis.set(P .. "b", "3")
+  redis.set(P .. "a", "4")
+  redis.incr(P .. "n")
+  redis.set(P .. "n", "10")
+end}`), options(testSinks(addr), false))
+	before := msetCalls(t, raw)
+	if err := l.Handle(ctx, 0, []*event.Event{orderEvent(1, 1, nil, "x")}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if n := msetCalls(t, raw) - before; n < 2 {
+		t.Errorf("%d MSETs run, want the two runs of SETs sent as MSETs", n)
+	}
+	got := raw.MGet(ctx, prefix+"a", prefix+"b", prefix+"c", prefix+"n").Val()
+	if fmt.Sprint(got) != "[4 3 x 10]" {
+		t.Errorf("a, b, c, n = %v; want the writes applied in call order: [4 3 x 10]", got)
+	}
+	if ttl := raw.TTL(ctx, prefix+"c").Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("TTL of the SET with EX = %v", ttl)
+	}
+}
+
+// TestIntegrationRefusedMSETFallsBackToSets: a user that may SET but not
+// MSET gets one failed batch naming the MSET; the retry sends SETs.
+func TestIntegrationRefusedMSETFallsBackToSets(t *testing.T) {
+	addr, raw, prefix := realRedis(t)
+	ctx := testenv.Context(t, time.Minute)
+	user := strings.TrimSuffix(prefix, ":")
+	if err := raw.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~"+prefix+"*", "+@all", "-mset").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { raw.Do(context.Background(), "ACL", "DELUSER", user) })
+	sinks := luatest.Sinks{
+		Conns:    map[string]lua.SinkConfig{"limited": {Type: "redis", Endpoints: []string{addr}, Username: user, Password: "pw", Timeout: 2 * time.Second}},
+		Defaults: map[string]string{"redis": "limited"},
+	}
+	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
+return {name = "limited", subscribe = {"shop.orders"}, handle = function(evs)
+  redis.set(P .. "a", "1")
+  redis.set(P .. "b", "2")
+end}`), options(sinks, false))
+	batch := []*event.Event{orderEvent(1, 1, nil, "x")}
+	err := l.Handle(ctx, 0, batch)
+	wantErr(t, err, "redis[limited] pipeline: MSET "+prefix+"a: NOPERM", "commands 1 to 2 of 2: SETs sent as one MSET")
+	if err := l.Handle(ctx, 0, batch); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if got := raw.MGet(ctx, prefix+"a", prefix+"b").Val(); fmt.Sprint(got) != "[1 2]" {
+		t.Errorf("a, b = %v after the retry", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -282,5 +283,51 @@ func TestNewClientChecksTheTopology(t *testing.T) {
 			continue
 		}
 		_ = c.Close()
+	}
+}
+
+func TestPipelineSendsRunsOfPlainSetsAsMSET(t *testing.T) {
+	set := func(k string) op { return op{name: "set", cmd: []any{"SET", k, "v" + k}} }
+	setTTL := func(k string) op { return op{name: "set", cmd: []any{"SET", k, "v", "EX", 60}} }
+	del := func(k string) op { return op{name: "del", cmd: []any{"DEL", k}} }
+	written := op{name: "write", cmd: []any{"SET", "w", "v"}} // redis.write("SET", ...)
+	many := make([]op, maxMSET+2)
+	for i := range many {
+		many[i] = set(fmt.Sprint(i))
+	}
+	tests := []struct {
+		name  string
+		ops   []op
+		merge bool
+		want  string
+	}{
+		{"runs merge, others break them", []op{set("a"), set("b"), setTTL("c"), set("d"), del("a"), set("e"), set("f"), written, set("g")}, true,
+			"[MSET a va b vb]1-2 [SET c v EX 60]3-3 [SET d vd]4-4 [DEL a]5-5 [MSET e ve f vf]6-7 [SET w v]8-8 [SET g vg]9-9"},
+		{"not on a cluster", []op{set("a"), set("b")}, false, "[SET a va]1-1 [SET b vb]2-2"},
+		{"a run longer than maxMSET is split", many, true,
+			fmt.Sprintf("[MSET and %d args]1-%d [MSET 256 v256 257 v257]%d-%d", 2*maxMSET, maxMSET, maxMSET+1, maxMSET+2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var parts []string
+			for _, s := range (&writer{ops: tt.ops}).pipeline(tt.merge) {
+				cmd := fmt.Sprint(s.cmd)
+				if len(s.cmd) > 9 {
+					cmd = fmt.Sprintf("[%s and %d args]", s.cmd[0], len(s.cmd)-1)
+				}
+				parts = append(parts, fmt.Sprintf("%s%d-%d", cmd, s.first+1, s.last))
+			}
+			if got := strings.Join(parts, " "); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCommandErrorOfAnMSETNamesItsWrites(t *testing.T) {
+	e := &CommandError{Sink: "cache", Command: "MSET", Key: "item:1", Index: 3, Last: 258, Count: 500, Err: errors.New("NOPERM User u has no permissions to run the 'mset' command")}
+	want := "redis[cache] pipeline: MSET item:1: NOPERM User u has no permissions to run the 'mset' command (commands 3 to 258 of 500: SETs sent as one MSET)"
+	if e.Error() != want {
+		t.Errorf("got  %q\nwant %q", e.Error(), want)
 	}
 }
