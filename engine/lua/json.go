@@ -97,9 +97,11 @@ func (e *JSONEncoder) AppendLua(L *glua.LState, dst []byte, v any) ([]byte, erro
 	e.stack = e.stack[:0]
 	dst, err := e.value(dst, v, 0)
 	e.L = nil
-	var ce *ConversionError
-	if errors.As(err, &ce) {
-		ce.Path = "$" + ce.Path
+	if err != nil {
+		var ce *ConversionError // it escapes: declared only for errors
+		if errors.As(err, &ce) {
+			ce.Path = "$" + ce.Path
+		}
 	}
 	return dst, err
 }
