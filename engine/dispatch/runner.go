@@ -317,8 +317,17 @@ func (r *Runner) enqueue(ctx context.Context, d Delivery) error {
 		return r.offsetError(bad)
 	}
 	r.m.inFlight.Inc()
+	it := item{d.Event, rf}
+	// Most deliveries find room in the queue; a send alone costs a fraction
+	// of the three-way select (which a profile of capture put at 15%
+	// of its CPU). Either may send while stopping, as the select could.
 	select {
-	case w.ch <- item{d.Event, rf}:
+	case w.ch <- it:
+		return nil
+	default:
+	}
+	select {
+	case w.ch <- it:
 		return nil
 	case <-r.stopping:
 		r.refuse(rf)

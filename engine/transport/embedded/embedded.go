@@ -363,6 +363,11 @@ func (t *Transport) followServer(id uint32) {
 }
 
 func (t *Transport) lockFeed(ctx context.Context) error {
+	select { // uncontended, the common case: cheaper than the select below
+	case t.feed <- struct{}{}:
+		return nil
+	default:
+	}
 	select {
 	case t.feed <- struct{}{}:
 		return nil
