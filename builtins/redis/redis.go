@@ -94,6 +94,7 @@ func connTable(L *glua.LState, c *conn) *glua.LTable {
 type conn struct {
 	*lua.Conn
 	client goredis.UniversalClient
+	key    string // writerKey, once known
 }
 
 // resolve looks up the default sink on first use; a missing default is a
@@ -112,8 +113,13 @@ func (c *conn) resolve(L *glua.LState) {
 func (c *conn) label() string { return "redis[" + c.Config.Name + "]" }
 
 // writerKey is the Env.Writer key: one Writer, hence one pipeline, per
-// connection and batch.
-func (c *conn) writerKey() string { return "redis:" + c.Config.Name }
+// connection and batch. Every write asks for it, so it is built once.
+func (c *conn) writerKey() string {
+	if c.key == "" {
+		c.key = "redis:" + c.Config.Name
+	}
+	return c.key
+}
 
 // upper returns s in upper case without allocating when it already is;
 // command names reach Redis and error messages in upper case.
