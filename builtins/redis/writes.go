@@ -313,9 +313,11 @@ func (o op) plainSet() bool { return o.name == "set" && len(o.cmd) == 3 }
 
 // Flush sends the recorded commands as one pipeline, in call order (on a
 // cluster, in call order per node: go-redis splits a pipeline by slot, so
-// the commands of one key keep their order). A command Redis refused is a
-// *CommandError naming the first such write; a connection failure is the
-// go-redis error, wrapped.
+// only writes to one key keep their order relative to each other, which is
+// what matters), runs of plain SETs as MSETs. It fails on the first refused
+// command (*CommandError) or when the connection fails (dial, I/O, ctx),
+// and go-redis does not retry on its own: the engine retries the batch,
+// which is visible and counted.
 func (w *writer) Flush(ctx context.Context) error {
 	if len(w.ops) == 0 {
 		return nil
