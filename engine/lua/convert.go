@@ -186,13 +186,23 @@ func (c *converter) newShape(names []string) *shape {
 	return s
 }
 
-// builtFrom returns the shape t was built from by this converter, if t
-// still has its keys (shape.go); nil for other tables, and for a nil c.
+// builtFrom returns the shape t was built from by this converter, when t
+// still has only that shape's keys; nil for other tables, and for a nil c.
+// A table keeps its template's keys slice until a key is added, which makes
+// gopher-lua copy the slice (see build): so the slice tells. Keys removed
+// since are absent from the table's map.
 func (c *converter) builtFrom(t *glua.LTable) *shape {
-	if c == nil {
+	if c == nil || !fastShapes {
 		return nil
 	}
-	return builtFrom(c.shapes, t)
+	keys := fieldsOf(t).keys
+	if len(keys) == 0 {
+		return nil
+	}
+	if s := c.shapes[unsafe.SliceData(keys)]; s != nil && len(s.names) == len(keys) {
+		return s
+	}
+	return nil
 }
 
 func (c *converter) str(cache *string, boxed *glua.LValue, s string) glua.LValue {

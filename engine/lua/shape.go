@@ -150,25 +150,6 @@ func objectKeys(names []string) []objectKey {
 	return keys
 }
 
-// builtFrom returns the shape among shapes (by their template's keys) that t
-// was built from, when t still has only that shape's keys; nil otherwise.
-// A table keeps its template's keys slice until a key is added, which makes
-// gopher-lua copy the slice (build): so the slice tells. Keys removed since
-// are absent from the table's map.
-func builtFrom(shapes map[*glua.LValue]*shape, t *glua.LTable) *shape {
-	if !fastShapes {
-		return nil
-	}
-	keys := fieldsOf(t).keys
-	if len(keys) == 0 {
-		return nil
-	}
-	if s := shapes[unsafe.SliceData(keys)]; s != nil && len(s.names) == len(keys) {
-		return s
-	}
-	return nil
-}
-
 // build returns a new table with vals[i] at names[i]. Every value must be
 // non-nil: a table cannot hold nil, and callers leave absent keys out of the
 // shape instead.
