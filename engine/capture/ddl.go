@@ -26,20 +26,46 @@ type ddlTarget struct {
 	database      bool
 }
 
-// definesTable reports whether q is CREATE [OR REPLACE] TABLE, after which
-// a table's definition owes nothing to what it was before.
-func definesTable(q string) bool {
+// tableCreate is what a CREATE TABLE statement does to its table.
+type tableCreate uint8
+
+const (
+	notCreate tableCreate = iota
+	// definesTable: CREATE [OR REPLACE] TABLE t (...) [AS SELECT]; from
+	// here on the table's definition owes nothing to what it was before.
+	definesTable
+	// createsIfMissing: CREATE TABLE IF NOT EXISTS, which changes nothing
+	// when the table exists, and the binlog does not say whether it did.
+	createsIfMissing
+	// copiesTable: CREATE TABLE t LIKE u, which takes u's definition of
+	// that moment.
+	copiesTable
+)
+
+// createOf tells what q does as a CREATE TABLE statement.
+func createOf(q string) tableCreate {
 	t := tokenizer{s: q}
 	if !strings.EqualFold(t.word(), "CREATE") {
-		return false
+		return notCreate
 	}
 	for {
 		switch strings.ToUpper(t.word()) {
 		case "OR", "REPLACE":
 		case "TABLE":
-			return true
+			if strings.EqualFold(t.peekWord(), "IF") {
+				return createsIfMissing
+			}
+			t.qualified("")
+			t.skipSpace()
+			if strings.HasPrefix(t.s, "(") { // CREATE TABLE t (LIKE u)
+				t.s = t.s[1:]
+			}
+			if strings.EqualFold(t.word(), "LIKE") {
+				return copiesTable
+			}
+			return definesTable
 		default:
-			return false
+			return notCreate
 		}
 	}
 }

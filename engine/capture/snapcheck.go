@@ -113,7 +113,7 @@ func (c *Capturer) conflictIn(e *replication.QueryEvent, pos schema.Pos, defined
 	if verb == "TRUNCATE" {
 		return nil // rows go, columns stay
 	}
-	creates := definesTable(q)
+	create := createOf(q)
 	for _, t := range targets {
 		switch {
 		case t.database:
@@ -124,8 +124,14 @@ func (c *Capturer) conflictIn(e *replication.QueryEvent, pos schema.Pos, defined
 			}
 		case t.table == "" || !c.filter.Match(t.schema, t.table):
 		case defined[t.schema+"."+t.table]:
-		case creates:
+		case create == definesTable:
 			defined[t.schema+"."+t.table] = true
+		case create == createsIfMissing:
+			// No change if the table was there, and a table it creates
+			// is as the snapshot saw it unless a later statement changes
+			// it, which then conflicts. CREATE ... LIKE conflicts at
+			// once: it copies another table of that moment, which the
+			// snapshot may not know.
 		default:
 			return &conflict{table: t.schema + "." + t.table, pos: pos, query: q}
 		}
