@@ -237,7 +237,7 @@ func (a *applier) put(n TableName, def *Table) {
 }
 
 func (a *applier) drop(n TableName) {
-	if a.h.current(a.h.key(n.Schema, n.Table)) != nil {
+	if a.h.exists(a.h.key(n.Schema, n.Table)) {
 		a.put(n, nil)
 	}
 }
@@ -309,8 +309,8 @@ func (a *applier) stmt(st ast.StmtNode) {
 			return
 		}
 		k := a.h.dbKey(schema)
-		for n, vs := range a.h.tables {
-			if last := vs[len(vs)-1]; n.schema == k && (last.Def != nil || last.Lost != "") {
+		for n := range a.h.tables {
+			if n.schema == k && a.h.exists(n) {
 				a.h.put(n, tableVersion{Pos: a.d.Pos})
 				a.changed = true
 			}
@@ -432,8 +432,8 @@ func (a *applier) createTable(s *ast.CreateTableStmt) {
 	if isSystemSchema(n.Schema) {
 		return
 	}
-	if s.IfNotExists && a.h.current(a.h.key(n.Schema, n.Table)) != nil {
-		return
+	if s.IfNotExists && a.h.exists(a.h.key(n.Schema, n.Table)) {
+		return // a table the History lost stays lost: its definition is never guessed
 	}
 	if s.ReferTable != nil {
 		src := a.name(s.ReferTable)
@@ -484,7 +484,7 @@ func (a *applier) alterKeys(tn *ast.TableName, f func(t *Table) (bool, error)) {
 	}
 	cur := a.h.current(a.h.key(n.Schema, n.Table))
 	if cur == nil {
-		if vs := a.h.tables[a.h.key(n.Schema, n.Table)]; len(vs) == 0 || vs[len(vs)-1].Lost == "" {
+		if !a.h.lost(a.h.key(n.Schema, n.Table)) {
 			a.lose(n, fmt.Errorf("an index change of a table the schema history does not know"))
 		}
 		return
@@ -750,8 +750,7 @@ func (a *applier) rename(from, to TableName) {
 	}
 	var cur *Table
 	if !isSystemSchema(from.Schema) {
-		vs := a.h.tables[a.h.key(from.Schema, from.Table)]
-		if len(vs) > 0 && vs[len(vs)-1].Lost != "" {
+		if a.h.lost(a.h.key(from.Schema, from.Table)) {
 			a.put(from, nil)
 			a.lose(to, fmt.Errorf("renamed from %s, which the schema history lost track of", from))
 			return
@@ -776,10 +775,9 @@ func (a *applier) alterTable(s *ast.AlterTableStmt) {
 	if isSystemSchema(n.Schema) {
 		return
 	}
-	vs := a.h.tables[a.h.key(n.Schema, n.Table)]
 	cur := a.h.current(a.h.key(n.Schema, n.Table))
 	if cur == nil {
-		if len(vs) > 0 && vs[len(vs)-1].Lost != "" {
+		if a.h.lost(a.h.key(n.Schema, n.Table)) {
 			// Already lost; a RENAME moves the loss along.
 			for _, sp := range s.Specs {
 				if sp.Tp == ast.AlterTableRenameTable {

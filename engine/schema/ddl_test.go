@@ -394,6 +394,25 @@ func TestApplyOfALostTableRenamedLosesTheNewName(t *testing.T) {
 	}
 }
 
+// TestApplyOfALostTableKnowsItStillExists: a lost table is on the server,
+// so CREATE TABLE IF NOT EXISTS does nothing to it (its definition is
+// never guessed) and DROP TABLE drops it.
+func TestApplyOfALostTableKnowsItStillExists(t *testing.T) {
+	h := New(Options{}, Pos{})
+	applyAll(t, h, "CREATE TABLE t (a INT)")
+	if _, err := h.Apply(DDL{Pos: next(h), Schema: "db", Query: "ALTER TABLE t DROP nothing"}); err == nil {
+		t.Fatal("no error")
+	}
+	applyAll(t, h, "CREATE TABLE IF NOT EXISTS t (z TEXT)")
+	if got := lookup(t, h, "db", "t"); !strings.Contains(got, "lost track of table db.t") {
+		t.Errorf("after CREATE TABLE IF NOT EXISTS: %s", got)
+	}
+	applyAll(t, h, "DROP TABLE t")
+	if got := lookup(t, h, "db", "t"); strings.Contains(got, "lost track") || !strings.HasPrefix(got, "error: ") {
+		t.Errorf("after DROP TABLE: %s", got)
+	}
+}
+
 func TestApplyKnowsTheServersCollations(t *testing.T) {
 	c := BuiltinCollations()
 	c.add("cp1251_general_ci", "cp1251", 51, true)

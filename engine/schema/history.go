@@ -155,11 +155,30 @@ func (h *History) Tables() []string {
 }
 
 func (h *History) current(n name) *Table {
+	v, _ := h.last(n)
+	return v.Def
+}
+
+// last returns the newest version of n; ok is false when there is none.
+func (h *History) last(n name) (v tableVersion, ok bool) {
 	vs := h.tables[n]
 	if len(vs) == 0 {
-		return nil
+		return tableVersion{}, false
 	}
-	return vs[len(vs)-1].Def
+	return vs[len(vs)-1], true
+}
+
+// lost reports whether the History lost track of n.
+func (h *History) lost(n name) bool {
+	v, _ := h.last(n)
+	return v.Lost != ""
+}
+
+// exists reports whether n exists as far as the History knows: defined,
+// or lost (the server has it; the History cannot say how it looks).
+func (h *History) exists(n name) bool {
+	v, _ := h.last(n)
+	return v.Def != nil || v.Lost != ""
 }
 
 func (h *History) put(n name, v tableVersion) {
