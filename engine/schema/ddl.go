@@ -141,13 +141,17 @@ func (h *History) parse(d DDL) ([]ast.StmtNode, error) {
 // (DDL.SQLMode): the ones that change how SQL text reads.
 func parserMode(sqlMode uint64) mysql.SQLMode {
 	var mode mysql.SQLMode
-	for bit, m := range map[uint64]mysql.SQLMode{
-		sqlModePipesAsConcat: mysql.ModePipesAsConcat, sqlModeANSIQuotes: mysql.ModeANSIQuotes,
-		sqlModeIgnoreSpace: mysql.ModeIgnoreSpace, sqlModeNoBackslashEscapes: mysql.ModeNoBackslashEscapes,
-	} {
-		if sqlMode&bit != 0 {
-			mode |= m
-		}
+	if sqlMode&sqlModePipesAsConcat != 0 {
+		mode |= mysql.ModePipesAsConcat
+	}
+	if sqlMode&sqlModeANSIQuotes != 0 {
+		mode |= mysql.ModeANSIQuotes
+	}
+	if sqlMode&sqlModeIgnoreSpace != 0 {
+		mode |= mysql.ModeIgnoreSpace
+	}
+	if sqlMode&sqlModeNoBackslashEscapes != 0 {
+		mode |= mysql.ModeNoBackslashEscapes
 	}
 	return mode
 }

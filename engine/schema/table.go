@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,22 +19,12 @@ type Pos struct {
 // zero Pos comes before every other.
 func (p Pos) Compare(q Pos) int {
 	if p.File != q.File {
-		if c := compareUint(event.FileSeq(p.File), event.FileSeq(q.File)); c != 0 {
+		if c := cmp.Compare(event.FileSeq(p.File), event.FileSeq(q.File)); c != 0 {
 			return c
 		}
 		return strings.Compare(p.File, q.File)
 	}
-	return compareUint(uint64(p.Pos), uint64(q.Pos))
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(p.Pos, q.Pos)
 }
 
 // IsZero reports whether p is the zero Pos.
