@@ -2,8 +2,11 @@ package capture
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"strings"
 	"unicode"
+
+	"github.com/go-mysql-org/go-mysql/replication"
 )
 
 // queryKind classifies the statement of a QUERY event.
@@ -349,6 +352,30 @@ func (t *tokenizer) skipIfExists() {
 	if strings.ToUpper(t.peekWord()) == "EXISTS" {
 		t.word()
 	}
+}
+
+// loadQuery reads an EXECUTE_LOAD_QUERY event, LOAD DATA written as a
+// statement, which go-mysql decodes without its statement: after the common
+// header come the query event's post-header with the file id, the start and
+// end positions and a flag (26 bytes), the status variables, the default
+// schema and a NUL, then the statement, and the checksum when the server
+// writes one (its CRC32 matching tells). ok is false when raw is too short
+// for what it says it holds.
+func loadQuery(raw []byte) (e *replication.QueryEvent, ok bool) {
+	const post = 26
+	if n := len(raw); n >= 4 && crc32.ChecksumIEEE(raw[:n-4]) == binary.LittleEndian.Uint32(raw[n-4:]) {
+		raw = raw[:n-4]
+	}
+	if len(raw) < replication.EventHeaderSize+post {
+		return nil, false
+	}
+	b := raw[replication.EventHeaderSize:]
+	dbLen, varsLen := int(b[8]), int(binary.LittleEndian.Uint16(b[11:]))
+	i := post + varsLen
+	if i+dbLen+1 > len(b) {
+		return nil, false
+	}
+	return &replication.QueryEvent{StatusVars: b[post:i], Schema: b[i : i+dbLen], Query: b[i+dbLen+1:]}, true
 }
 
 // queryStatus reads from a QUERY event's status variables the session's

@@ -291,6 +291,14 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 		s.beginMySQL(h, &ev.GTIDEvent)
 	case *replication.QueryEvent:
 		return s.query(ctx, h, ev)
+	case *replication.ExecuteLoadQueryEvent:
+		// LOAD DATA written as a statement: its rows are not in the binlog.
+		q, ok := loadQuery(be.RawData)
+		if !ok {
+			return fmt.Errorf("capture at %s:%d: the binlog holds a LOAD DATA statement capture cannot read; %s",
+				s.file, h.LogPos, statementChangeAdvice)
+		}
+		return s.refuseStatementChange(h, q, string(q.Query))
 	case *replication.XIDEvent:
 		return s.commit(ctx, h, ev.GSet)
 	case *replication.TableMapEvent:

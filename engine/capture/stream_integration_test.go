@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/event"
@@ -634,5 +637,39 @@ func TestIntegrationARowChangeWrittenAsAStatementStopsCapture(t *testing.T) {
 		t.Log(err)
 	case <-ctx.Done():
 		t.Fatal("capture went on past a row change it cannot see")
+	}
+}
+
+// TestIntegrationLoadDataWrittenAsAStatementStopsCapture: LOAD DATA in a
+// session with binlog_format=STATEMENT reaches the binlog as the file and
+// the statement, not as rows. Into a table capture does not take it is
+// nothing to it; into a captured one it is an error naming the table.
+func TestIntegrationLoadDataWrittenAsAStatementStopsCapture(t *testing.T) {
+	ctx := testenv.Context(t, time.Minute)
+	db := testenv.Source(t)
+	schema, from := idTables(ctx, t, db, "a", "b")
+	q := "`" + schema + "`."
+	gomysql.RegisterReaderHandler(schema, func() io.Reader { return strings.NewReader("7\n8\n") })
+	defer gomysql.DeregisterReaderHandler(schema)
+	load := "LOAD DATA LOCAL INFILE 'Reader::" + schema + "' INTO TABLE "
+	rec := newRecorder()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	opts := Options{DSN: sourceDSN(t), ServerID: testServerID(), Start: from, Include: []string{schema + ".a"}, Logger: quietLogger()}
+	go func() { errc <- Run(runCtx, opts, rec) }()
+
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", load+q+"b",
+		"SET SESSION binlog_format = 'ROW'", "INSERT INTO "+q+"a VALUES (1)")
+	rec.waitFor(ctx, t, "the row insert after LOAD DATA into b", func(evs []*event.Event) bool { return len(evs) == 1 })
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", load+q+"a")
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), schema+".a at ") || !strings.Contains(err.Error(), "LOAD DATA") {
+			t.Fatalf("capture ended with %v, want an error naming %s.a and the LOAD DATA", err, schema)
+		}
+		t.Log(err)
+	case <-ctx.Done():
+		t.Fatal("capture went on past rows it cannot see")
 	}
 }

@@ -161,7 +161,7 @@ func parserMode(sqlMode uint64) mysql.SQLMode {
 var dmlParser *parser.Parser
 
 // WrittenTables returns the tables a row-changing statement (INSERT,
-// REPLACE, UPDATE or DELETE, after WITH too) may write, qualified with
+// REPLACE, UPDATE, DELETE, after WITH too, or LOAD DATA) may write, qualified with
 // defaultSchema. It errs towards more: every table of an UPDATE's or a
 // DELETE's join, and the aliases a multi-table DELETE names. ok is false
 // when q changes no rows.
@@ -180,6 +180,8 @@ func WrittenTables(q, defaultSchema string, sqlMode uint64) (tables []TableName,
 	for _, st := range stmts {
 		switch st := st.(type) {
 		case *ast.InsertStmt:
+			st.Table.Accept(&v)
+		case *ast.LoadDataStmt:
 			st.Table.Accept(&v)
 		case *ast.UpdateStmt:
 			st.TableRefs.Accept(&v)

@@ -511,6 +511,8 @@ func TestWrittenTablesNamesWhatAStatementMayChange(t *testing.T) {
 		{"DELETE FROM `t` WHERE id = 1", []TableName{{"d", "t"}}, true},
 		{"DELETE a FROM o.t AS a JOIN u ON a.id = u.id", []TableName{{"o", "t"}, {"d", "u"}, {"d", "a"}}, true},
 		{"WITH x AS (SELECT 1 AS id) UPDATE t SET n = 1 WHERE id IN (SELECT id FROM x)", []TableName{{"d", "t"}}, true},
+		{"LOAD DATA LOCAL INFILE '/tmp/SQL_LOAD_MB-1-0' IGNORE INTO TABLE `o`.`t` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`id`)",
+			[]TableName{{"o", "t"}}, true},
 		{"ANALYZE TABLE t", nil, false},
 	}
 	for _, tt := range tests {
