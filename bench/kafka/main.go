@@ -70,7 +70,7 @@ func run() error {
 	batchSize := flag.Int("producer-batch", 1000, "producer ChunkSize (conf.d kafka.batch_size, default 1000)")
 	linger := flag.Duration("linger", 10*time.Millisecond, "producer Linger (conf.d kafka.batch_timeout, default 10ms)")
 	batch := flag.Int("batch", 500, "listener batch size (the demo listener's 500)")
-	workers := flag.Int("workers", 2, "listener workers (the demo listener's 2)")
+	workers := flag.Int("workers", 2, "workers of the dispatch pass's listener")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the first run's -profile-stage to this file")
 	profileStage := flag.String("profile-stage", "dispatch", "the stage -cpuprofile profiles: produce or dispatch")
 	flag.Parse()
