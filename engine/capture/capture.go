@@ -161,17 +161,25 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	if err != nil {
 		return err
 	}
-	cs, err := loadCharsets(ctx, c.db)
+	server, err := schema.ServerOptions(ctx, c.db, c.opts.Flavor)
 	if err != nil {
+		if !binlog.fullMetadata {
+			return fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
+		}
 		c.log.Warn("reading the server's collations failed; using the built-in list", "err", err)
+		server.Collations = schema.BuiltinCollations()
 	}
+	// Statements capture parses (DDL, statement-written row changes) may
+	// name any of the server's charsets and collations.
+	server.Collations.TeachParser()
+	cs := charsets{server.Collations}
 	start, err := c.resolveStart(ctx)
 	if err != nil {
 		return err
 	}
 	var history *schema.History
 	if !binlog.fullMetadata {
-		if history, err = c.openHistory(ctx, start); err != nil {
+		if history, err = c.openHistory(ctx, server, start); err != nil {
 			return err
 		}
 	}
@@ -292,12 +300,9 @@ func checkVariables(vars map[string]string) (binlogSettings, error) {
 
 // openHistory returns the schema history in force at start: the saved one
 // rewound to start when it reaches that far, else a snapshot of
-// information_schema taken now and recorded at start (and saved).
-func (c *Capturer) openHistory(ctx context.Context, start startPos) (*schema.History, error) {
-	opts, err := schema.ServerOptions(ctx, c.db, c.opts.Flavor)
-	if err != nil {
-		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
-	}
+// information_schema taken now and recorded at start (and saved). opts are
+// the server's (schema.ServerOptions).
+func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, start startPos) (*schema.History, error) {
 	at := schema.Pos{File: start.file, Pos: start.pos}
 	store := c.opts.SchemaHistory
 	if store != nil && start.file != "" {

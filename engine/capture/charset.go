@@ -3,6 +3,8 @@ package capture
 import (
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/moontide/moontide/engine/schema"
 )
 
 // textKind says how the bytes of a character column become a Value.
@@ -28,12 +30,10 @@ type charset struct {
 	maxLen int
 }
 
-// collationBinary is the id of the binary collation on MySQL and MariaDB.
-const collationBinary = 63
-
-// builtinCharsets covers the collations seen in practice, so unit tests and
-// servers whose information_schema cannot be read still work. Capture loads
-// the server's own list at start and prefers it.
+// builtinCharsets covers the collations seen in practice by id, so unit
+// tests, servers whose information_schema cannot be read and ids the
+// server's list lacks still resolve. Capture loads the server's own list at
+// start and prefers it.
 var builtinCharsets = func() map[uint64]charset {
 	m := map[uint64]charset{
 		63: {"binary", 1},
@@ -58,12 +58,17 @@ var builtinCharsets = func() map[uint64]charset {
 	return m
 }()
 
-// charsets maps collation ids to charsets.
-type charsets map[uint64]charset
+// charsets maps collation ids to charsets: the server's (nil in unit
+// tests), then builtinCharsets.
+type charsets struct{ server *schema.Collations }
 
 func (cs charsets) lookup(id uint64) (charset, bool) {
-	if c, ok := cs[id]; ok {
-		return c, true
+	if cs.server != nil {
+		if name := cs.server.Charset(id); name != "" {
+			if n := cs.server.MaxLen(name); n > 0 {
+				return charset{name, n}, true
+			}
+		}
 	}
 	c, ok := builtinCharsets[id]
 	return c, ok

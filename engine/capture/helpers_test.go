@@ -14,6 +14,7 @@ import (
 	"github.com/moontide/moontide/engine/checkpoint"
 	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/schema"
 	"github.com/moontide/moontide/internal/testenv"
 )
 
@@ -221,6 +222,17 @@ func execAll(ctx context.Context, t *testing.T, db *sql.DB, stmts ...string) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
+}
+
+// serverCharsets is what capture knows of the collations of the server
+// behind db.
+func serverCharsets(ctx context.Context, t *testing.T, db *sql.DB) charsets {
+	t.Helper()
+	colls, err := schema.LoadCollations(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return charsets{colls}
 }
 
 func sourceDSN(t *testing.T) config.MySQLDSN { return testenv.SourceMySQL(t) }

@@ -408,10 +408,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cs, err := loadCharsets(ctx, c.db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := serverCharsets(ctx, t, c.db)
 
 	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey")
 	for name, tm := range maps {

@@ -127,7 +127,7 @@ func minimalDef() *schema.Table {
 }
 
 func TestBuildTableTakesNamesLabelsAndKeyFromTheSchemaHistory(t *testing.T) {
-	tv, err := buildTable(minimalMap(), nil, mysql.MariaDBFlavor, minimalDef())
+	tv, err := buildTable(minimalMap(), charsets{}, mysql.MariaDBFlavor, minimalDef())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestCheckDefFindsTheFirstDifferingColumn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tm, def := minimalMap(), minimalDef()
 			tt.change(tm, def)
-			_, err := buildTable(tm, nil, mysql.MariaDBFlavor, def)
+			_, err := buildTable(tm, charsets{}, mysql.MariaDBFlavor, def)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("got  %v\nwant %s", err, tt.want)
 			}
@@ -202,7 +202,7 @@ func TestCheckDefFindsTheFirstDifferingColumn(t *testing.T) {
 	// utf8mb4 (NATIONAL CHAR, which the parser reads as the table's).
 	tm, def := minimalMap(), minimalDef()
 	tm.ColumnCharset[0] = 33
-	tv, err := buildTable(tm, nil, mysql.MariaDBFlavor, def)
+	tv, err := buildTable(tm, charsets{}, mysql.MariaDBFlavor, def)
 	if err != nil || tv.table.Columns[1].Type != "varchar(13) utf8mb3" {
 		t.Errorf("utf8mb3 in the binlog, utf8mb4 in the history: %v, %+v", err, tv)
 	}

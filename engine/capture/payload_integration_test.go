@@ -67,10 +67,7 @@ func TestIntegrationACompressedTransactionLosesNoRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cs, err := loadCharsets(ctx, c.db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := serverCharsets(ctx, t, c.db)
 	start, err := c.resolveStart(ctx)
 	if err != nil {
 		t.Fatal(err)

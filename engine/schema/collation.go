@@ -185,14 +185,22 @@ func (c *Collations) Default(cs string) (uint64, bool) {
 // Charset returns the charset of collation id, or "".
 func (c *Collations) Charset(id uint64) string { return c.charset[id] }
 
+// MaxLen returns the most bytes a character of charset cs takes, or 0 when
+// c does not know cs.
+func (c *Collations) MaxLen(cs string) int { return c.maxLen[cs] }
+
 // parserMu serializes parsing with registering the server's charsets and
 // collations in the parser's tables, which are global and unguarded.
 var parserMu sync.Mutex
 
-// registerWithParser teaches the parser the charsets and collations it does
-// not know (it rejects "CHARACTER SET cp1251" or MariaDB's uca1400
-// collations otherwise). Callers hold parserMu.
-func (c *Collations) registerWithParser() {
+// TeachParser teaches the SQL parser of this package (History.Apply,
+// WrittenTables) the charsets and collations of c it does not know: it
+// rejects "CHARACTER SET cp1251" or MariaDB's uca1400 collations
+// otherwise. The parser's tables are process-wide, so what one server
+// taught stays known.
+func (c *Collations) TeachParser() {
+	parserMu.Lock()
+	defer parserMu.Unlock()
 	for cs, n := range c.maxLen {
 		if _, err := charset.GetCharsetInfo(cs); err == nil || cs == "utf8mb3" {
 			continue

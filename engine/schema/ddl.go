@@ -126,14 +126,22 @@ func (h *History) Apply(d DDL) (changed bool, err error) {
 func (h *History) parse(d DDL) ([]ast.StmtNode, error) {
 	q := reCreateOrReplace.ReplaceAllString(d.Query, "${1}CREATE ")
 	q = reAlterOnline.ReplaceAllString(q, "${1}ALTER ")
+	if !h.taught {
+		h.opts.Collations.TeachParser()
+		h.taught = true
+	}
+	return parseSQL(q, d.SQLMode)
+}
+
+// sqlParser parses every statement the package reads; guarded by parserMu.
+var sqlParser = parser.New()
+
+// parseSQL parses q as a session with sql_mode bits sqlMode would.
+func parseSQL(q string, sqlMode uint64) ([]ast.StmtNode, error) {
 	parserMu.Lock()
 	defer parserMu.Unlock()
-	if h.parser == nil {
-		h.opts.Collations.registerWithParser()
-		h.parser = parser.New()
-	}
-	h.parser.SetSQLMode(parserMode(d.SQLMode))
-	stmts, _, err := h.parser.Parse(q, "", "")
+	sqlParser.SetSQLMode(parserMode(sqlMode))
+	stmts, _, err := sqlParser.Parse(q, "", "")
 	return stmts, err
 }
 
@@ -156,23 +164,14 @@ func parserMode(sqlMode uint64) mysql.SQLMode {
 	return mode
 }
 
-// dmlParser parses the statements WrittenTables looks at. Guarded by
-// parserMu.
-var dmlParser *parser.Parser
-
 // WrittenTables returns the tables a row-changing statement (INSERT,
 // REPLACE, UPDATE, DELETE, after WITH too, or LOAD DATA) may write, qualified with
-// defaultSchema. It errs towards more: every table of an UPDATE's or a
+// defaultSchema. The parser knows the server's charsets and collations
+// once they were taught (Collations.TeachParser). It errs towards more: every table of an UPDATE's or a
 // DELETE's join, and the aliases a multi-table DELETE names. ok is false
 // when q changes no rows.
 func WrittenTables(q, defaultSchema string, sqlMode uint64) (tables []TableName, ok bool, err error) {
-	parserMu.Lock()
-	if dmlParser == nil {
-		dmlParser = parser.New()
-	}
-	dmlParser.SetSQLMode(parserMode(sqlMode))
-	stmts, _, err := dmlParser.Parse(q, "", "")
-	parserMu.Unlock()
+	stmts, err := parseSQL(q, sqlMode)
 	if err != nil {
 		return nil, false, err
 	}

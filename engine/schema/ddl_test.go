@@ -499,6 +499,22 @@ func TestApplyTracksTheUniqueKeyThatStandsInForAPrimaryKey(t *testing.T) {
 	}
 }
 
+// TestWrittenTablesReadsCollationsTheParserWasTaught: statement-written
+// row changes may name the server's own collations; WrittenTables parses
+// them once the server's Collations taught the parser, History or not.
+func TestWrittenTablesReadsCollationsTheParserWasTaught(t *testing.T) {
+	q := "INSERT INTO t SELECT 1 FROM DUAL WHERE 'x' COLLATE utf8mb4_moontide_test_ci = 'x'"
+	if _, _, err := WrittenTables(q, "d", 0); err == nil {
+		t.Fatal("a collation the parser was never taught parsed")
+	}
+	c := BuiltinCollations()
+	c.add("utf8mb4_moontide_test_ci", "utf8mb4", 4000, false)
+	c.TeachParser()
+	if got, _, err := WrittenTables(q, "d", 0); err != nil || !slices.Equal(got, []TableName{{"d", "t"}}) {
+		t.Errorf("after TeachParser: %v, %v", got, err)
+	}
+}
+
 func TestWrittenTablesNamesWhatAStatementMayChange(t *testing.T) {
 	tests := []struct {
 		q    string

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/pingcap/tidb/pkg/parser"
 )
 
 // Options configure a History. The zero value suits MariaDB with its
@@ -68,8 +66,9 @@ type History struct {
 	applied Pos
 	// saved is the position the History had applied when it was
 	// marshalled, for a History read by Unmarshal.
-	saved  Pos
-	parser *parser.Parser
+	saved Pos
+	// taught: opts.Collations were registered with the parser.
+	taught bool
 }
 
 // New returns an empty History as of position at.
