@@ -14,9 +14,10 @@
 //     types, signedness, charsets) stops capture rather than mislabel a row;
 //   - values decoded from the row image bytes by this package (see
 //     docs/types.md), not through float64 or time.Time;
-//   - Output.Commit only at transaction boundaries (XID, COMMIT, and after
-//     each DDL statement), so a saved checkpoint is always safe to resume
-//     from;
+//   - Output.Commit only at transaction boundaries (XID, COMMIT, a DDL
+//     statement that is a transaction of its own, the start position, and
+//     a reconnect that lands on another server), so a saved checkpoint is
+//     always safe to resume from;
 //   - streaming: nothing buffers a transaction, so a transaction of millions
 //     of rows needs no more memory than one of a few.
 //

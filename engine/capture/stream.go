@@ -377,7 +377,8 @@ func formatUUID(b []byte) (string, error) {
 	return string(out[:]), nil
 }
 
-// query handles BEGIN, COMMIT, ROLLBACK and DDL statements.
+// query handles BEGIN, COMMIT, ROLLBACK and DDL statements, and refuses a
+// row change written as a statement that may touch a captured table.
 func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
 	q := string(ev.Query)
 	kind, targets := classifyQuery(q, string(ev.Schema))

@@ -39,9 +39,10 @@ func (c *Collations) add(name, cs string, id uint64, isDefault bool) {
 	}
 }
 
-// BuiltinCollations knows the collations of the binary, ascii, latin1,
-// utf8mb3 and utf8mb4 charsets with the ids MariaDB and MySQL share, and
-// MariaDB's defaults (utf8mb4_general_ci for utf8mb4).
+// BuiltinCollations knows the common collations of the binary, ascii,
+// latin1, utf8mb3 and utf8mb4 charsets (those of MariaDB and MySQL, which
+// share these ids, and MySQL 8's utf8mb4_0900 pair), and MariaDB's defaults
+// (utf8mb4_general_ci for utf8mb4).
 func BuiltinCollations() *Collations {
 	c := newCollations()
 	for _, x := range []struct {

@@ -325,8 +325,8 @@ func (a *applier) stmt(st ast.StmtNode) {
 			a.changed = true
 		}
 	}
-	// Everything else (views, routines, triggers, indexes, TRUNCATE)
-	// changes no column.
+	// Everything else (views, routines, triggers, non-unique indexes,
+	// TRUNCATE) changes no column.
 }
 
 func (a *applier) createDatabase(s *ast.CreateDatabaseStmt) {
