@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -498,11 +497,11 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 			if n.Table != "" && s.c.filter.Match(n.Schema, n.Table) {
 				return fmt.Errorf("capture %s at %s:%d: the schema history cannot follow the statement %q: %w; "+
 					"without binlog_row_metadata=FULL capture needs it to know the table's columns: set binlog_row_metadata=FULL on the server, or start from a position after this statement",
-					n, s.file, h.LogPos, abbreviate(q), err)
+					n, s.file, h.LogPos, schema.Abbreviate(q), err)
 			}
 		}
 		s.c.log.Warn("schema history: a DDL statement about no captured table could not be followed; tables it names are unknown from here on",
-			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "statement", abbreviate(q), "err", err)
+			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "statement", schema.Abbreviate(q), "err", err)
 	}
 	if changed && s.c.opts.SchemaHistory != nil {
 		return saveHistory(ctx, s.c.opts.SchemaHistory, s.history)
@@ -520,12 +519,12 @@ func (s *stream) refuseStatementChange(h *replication.EventHeader, ev *replicati
 	tables, _, err := schema.WrittenTables(q, string(ev.Schema), sqlMode)
 	if err != nil {
 		return fmt.Errorf("capture at %s:%d: the binlog holds a row change as an SQL statement whose tables capture cannot tell (%v): %s; %s",
-			s.file, h.LogPos, err, abbreviate(q), statementChangeAdvice)
+			s.file, h.LogPos, err, schema.Abbreviate(q), statementChangeAdvice)
 	}
 	for _, t := range tables {
 		if s.c.filter.Match(t.Schema, t.Table) {
 			return fmt.Errorf("capture %s.%s at %s:%d: the binlog holds a row change as an SQL statement, not as rows: %s; %s",
-				t.Schema, t.Table, s.file, h.LogPos, abbreviate(q), statementChangeAdvice)
+				t.Schema, t.Table, s.file, h.LogPos, schema.Abbreviate(q), statementChangeAdvice)
 		}
 	}
 	return nil
@@ -535,15 +534,6 @@ func (s *stream) refuseStatementChange(h *replication.EventHeader, ev *replicati
 const statementChangeAdvice = "capture cannot know which rows changed, so it stops here rather than lose them. " +
 	"Have every session write binlog_format=ROW (SET SESSION binlog_format overrides the server's), " +
 	"apply this statement's effect downstream, and start capture after its transaction"
-
-// abbreviate shortens a statement for a message.
-func abbreviate(q string) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > 300 {
-		return q[:300] + "..."
-	}
-	return q
-}
 
 // commit ends the open transaction and tells the output where to resume.
 func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset mysql.GTIDSet) error {

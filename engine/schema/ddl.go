@@ -250,16 +250,18 @@ func (a *applier) drop(n TableName) {
 // lose marks n lost: from here on the History cannot say what it looks
 // like.
 func (a *applier) lose(n TableName, err error) {
-	a.h.put(a.h.key(n.Schema, n.Table), tableVersion{Pos: a.d.Pos, Lost: fmt.Sprintf("%v (statement: %s)", err, abbreviate(a.d.Query))})
+	a.h.put(a.h.key(n.Schema, n.Table), tableVersion{Pos: a.d.Pos, Lost: fmt.Sprintf("%v (statement: %s)", err, Abbreviate(a.d.Query))})
 	a.changed = true
 	a.failed = append(a.failed, n)
 	a.errs = append(a.errs, err)
 }
 
-func abbreviate(q string) string {
+// Abbreviate shortens a statement for a message: whitespace runs become one
+// space, and past 300 bytes it is cut.
+func Abbreviate(q string) string {
 	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > 200 {
-		return q[:200] + "..."
+	if len(q) > 300 {
+		return q[:300] + "..."
 	}
 	return q
 }
