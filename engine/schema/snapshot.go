@@ -119,10 +119,11 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 			}
 			c.Labels = labels
 			for _, l := range labels {
-				if strings.Contains(l, "?") {
-					// information_schema is utf8mb3: it shows a character
-					// beyond the BMP (an emoji) as '?', so the label may
-					// not be what the server stores.
+				// information_schema is utf8mb3: it shows a character
+				// beyond the BMP (an emoji) as '?', so a utf8mb4 label
+				// with one may not be what the server stores. Other
+				// charsets have no such characters.
+				if strings.Contains(l, "?") && h.opts.Collations.Charset(c.Collation) == "utf8mb4" {
 					lost[h.key(schema, table)] = fmt.Sprintf("information_schema shows a label of %s %s as %q, and writes characters it cannot show as '?'", colName, c.Type, l)
 				}
 			}

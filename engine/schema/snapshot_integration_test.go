@@ -73,9 +73,15 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 	if _, err := snap.Lookup(schema, "renamed_from"); err == nil {
 		t.Error("the snapshot has the table that was renamed away")
 	}
-	// A label information_schema cannot show is not guessed.
-	if _, err := db.ExecContext(ctx, "CREATE TABLE `"+schema+"`.emoji (e ENUM('😀','a') CHARACTER SET utf8mb4)"); err != nil {
-		t.Fatal(err)
+	// A label information_schema cannot show is not guessed; a '?' in a
+	// charset without such characters is a '?'.
+	for _, q := range []string{
+		"CREATE TABLE `" + schema + "`.emoji (e ENUM('😀','a') CHARACTER SET utf8mb4)",
+		"CREATE TABLE `" + schema + "`.question (e ENUM('what?','a') CHARACTER SET latin1)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	snap, err = Snapshot(ctx, db, opts, at(101))
 	if err != nil {
@@ -83,6 +89,11 @@ func TestIntegrationSnapshotAgreesWithDDL(t *testing.T) {
 	}
 	if _, err := snap.Lookup(schema, "emoji"); err == nil || !strings.Contains(err.Error(), "lost track") || !strings.Contains(err.Error(), "as '?'") {
 		t.Errorf("a table with a label information_schema shows as '?': %v", err)
+	}
+	if q, err := snap.Lookup(schema, "question"); err != nil {
+		t.Errorf("a latin1 label with a '?': %v", err)
+	} else if got := describe(q); !strings.Contains(got, "(what?|a)") {
+		t.Errorf("a latin1 label with a '?': %s", got)
 	}
 	kinds, _ := snap.Lookup(schema, "kinds")
 	if got := describe(kinds); !strings.Contains(got, "e enum /45 (a|it's|back\\slash|é| sp)") || !strings.Contains(got, "b varbinary /63") ||
