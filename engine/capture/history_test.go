@@ -126,6 +126,21 @@ func minimalDef() *schema.Table {
 	}}
 }
 
+// TestBuildTableTakesHistoryLabelsInAnyCharset: labels from the schema
+// history are text already, so an ENUM in a charset whose table-map labels
+// capture could not decode (binary here) is fine on this path.
+func TestBuildTableTakesHistoryLabelsInAnyCharset(t *testing.T) {
+	def := minimalDef()
+	def.Columns[2].Collation = 63 // ENUM ... CHARACTER SET binary
+	tv, err := buildTable(minimalMap(), charsets{}, mysql.MariaDBFlavor, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tv.table.Columns[2].Type; got != "enum('a','b')" {
+		t.Errorf("e is %s", got)
+	}
+}
+
 func TestBuildTableTakesNamesLabelsAndKeyFromTheSchemaHistory(t *testing.T) {
 	tv, err := buildTable(minimalMap(), charsets{}, mysql.MariaDBFlavor, minimalDef())
 	if err != nil {

@@ -79,13 +79,15 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		}
 		names = make([]string, n)
 		unsigned = map[int]bool{}
-		collations, enumSetCollations = map[int]uint64{}, map[int]uint64{}
+		// The history's labels are UTF-8 already, whatever their charset:
+		// no enumSetCollations.
+		collations = map[int]uint64{}
 		enums, sets = map[int][]string{}, map[int][]string{}
 		for i, c := range def.Columns {
 			names[i] = c.Name
 			unsigned[i] = c.Unsigned
 			if c.Collation != 0 {
-				collations[i], enumSetCollations[i] = c.Collation, c.Collation
+				collations[i] = c.Collation
 			}
 			if c.Labels != nil {
 				enums[i], sets[i] = c.Labels, c.Labels
