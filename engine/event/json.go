@@ -147,10 +147,11 @@ func appendValue(dst []byte, v Value) ([]byte, error) {
 	case Bytes:
 		return appendBase64(dst, v.str), nil
 	default:
-		if !utf8.ValidString(v.str) {
+		out, ok := AppendJSONText(dst, v.str)
+		if !ok {
 			return dst, fmt.Errorf("%s value is not valid UTF-8", v.kind)
 		}
-		return AppendJSONString(dst, v.str), nil
+		return out, nil
 	}
 }
 
@@ -168,8 +169,8 @@ func AppendJSONFloat(dst []byte, f float64) []byte {
 // appendText writes s as a JSON string when it is valid UTF-8, else marked
 // as bytes.
 func appendText(dst []byte, s string) []byte {
-	if utf8.ValidString(s) {
-		return AppendJSONString(dst, s)
+	if out, ok := AppendJSONText(dst, s); ok {
+		return out
 	}
 	return appendBase64(dst, s)
 }
@@ -187,40 +188,70 @@ func appendBase64(dst []byte, s string) []byte {
 // which JSON allows raw but JavaScript source does not (encoding/json
 // escapes them too); it does not escape <, > and &, since the text goes to
 // sinks and logs, not into HTML. Bytes that are not UTF-8 are copied as they
-// are, which is not valid JSON: callers check UTF-8 where text may not be.
-// It is the one JSON string writer of moontide; builtins reach it through
-// engine/lua's JSON encoder.
+// are, which is not valid JSON: AppendJSONText is for text that may not be.
 func AppendJSONString(dst []byte, s string) []byte {
+	dst, _ = appendJSONString(dst, s, false)
+	return dst
+}
+
+// AppendJSONText is AppendJSONString for text that must be UTF-8: it reports
+// false, and returns dst as it was, when s is not. Checking while escaping
+// reads s once; values are most of what moontide writes as JSON.
+func AppendJSONText(dst []byte, s string) ([]byte, bool) {
+	return appendJSONString(dst, s, true)
+}
+
+// plainJSON holds the bytes a JSON string carries as they are: ASCII
+// but for control characters, quote and backslash.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendJSONString is the one JSON string writer of moontide. With strict,
+// it stops at the first byte that is not UTF-8.
+func appendJSONString(dst []byte, s string, strict bool) ([]byte, bool) {
 	const hex = "0123456789abcdef"
+	n := len(dst)
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			// U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
-			if c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, '\\', 'u', '2', '0', '2', hex[s[i+2]&0xf])
-				i += 2
-				start = i + 1
-			}
+		if plainJSON[c] {
+			i++
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
 		}
-		start = i + 1
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 && strict {
+			return dst[:n], false
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			start = i + size
+		}
+		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), true
 }

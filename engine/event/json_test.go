@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func sampleTable() *Table {
@@ -270,6 +271,30 @@ func TestAppendJSONStringEscapesLikeEncodingJSONWithoutHTML(t *testing.T) {
 	}
 }
 
+func TestAppendJSONTextRefusesWhatIsNotUTF8(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "h\u00e9llo \U0001F600", "line\u2028para\u2029end", "tab\t\"q\"\x01",
+		"\xff", "ok\xff", "\xc3", "ends in a cut rune \xe2\x80", "\xed\xa0\x80 surrogate",
+		"\xc0\xaf overlong", "\xf4\x90\x80\x80 beyond U+10FFFF", "\xe2\x80\xa8\xff",
+	} {
+		got, ok := AppendJSONText([]byte("x"), s)
+		if ok != utf8.ValidString(s) {
+			t.Errorf("AppendJSONText(%q) ok = %v, want %v", s, ok, !ok)
+			continue
+		}
+		if want := string(AppendJSONString([]byte("x"), s)); ok && string(got) != want {
+			t.Errorf("AppendJSONText(%q) = %s, want %s", s, got, want)
+		}
+		if !ok && string(got) != "x" {
+			t.Errorf("AppendJSONText(%q) refused but left %q", s, got)
+		}
+	}
+	// What is not UTF-8 is copied as it is by AppendJSONString.
+	if got := string(AppendJSONString(nil, "a\xffb\n")); got != "\"a\xffb\\n\"" {
+		t.Errorf("AppendJSONString kept %q", got)
+	}
+}
+
 func TestAppendJSONFloatWritesNumbersAsJavaScriptDoes(t *testing.T) {
 	for f, want := range map[float64]string{
 		1234567.5: "1234567.5", 0.1: "0.1", -2.5: "-2.5", 1e20: "100000000000000000000",
@@ -283,4 +308,28 @@ func TestAppendJSONFloatWritesNumbersAsJavaScriptDoes(t *testing.T) {
 			t.Errorf("%s reads back as %v (%v), want %v", got, back, err, f)
 		}
 	}
+}
+
+// FuzzAppendJSONText holds the JSON string writer to utf8.ValidString for
+// what it refuses, and to encoding/json for reading back what it writes.
+func FuzzAppendJSONText(f *testing.F) {
+	for _, s := range []string{"plain", "q\"b\\\n\x00\b", "h\u00e9llo \U0001F600", "\u2028\u2029", "\xff", "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := AppendJSONText(nil, s)
+		if ok != utf8.ValidString(s) {
+			t.Fatalf("AppendJSONText(%q) ok = %v", s, ok)
+		}
+		if !ok {
+			return
+		}
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != s {
+			t.Fatalf("AppendJSONText(%q) = %s, which reads back as %q (%v)", s, got, back, err)
+		}
+		if bytes.ContainsAny(got, "\u2028\u2029") {
+			t.Fatalf("AppendJSONText(%q) = %s carries a line or paragraph separator raw", s, got)
+		}
+	})
 }

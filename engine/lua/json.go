@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -23,7 +22,7 @@ import (
 // encoder, so that a value is written the same way wherever it goes:
 //
 //   - nil and json.null (Null{} on the Go side) → null; booleans → true and
-//     false; strings → JSON strings (event.AppendJSONString), as they are,
+//     false; strings → JSON strings (event.AppendJSONText), as they are,
 //     so the exact digits of a BIGINT or DECIMAL that reached Lua as a
 //     string stay exact. A string or key that is not UTF-8 is an error:
 //     JSON cannot carry it, and replacing its bytes would corrupt it
@@ -253,11 +252,11 @@ func (e *JSONEncoder) object(dst []byte, start, depth int) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		p := e.pairs[i] // re-read: nested objects may grow (move) e.pairs
-		if !utf8.ValidString(p.k) {
+		var ok bool
+		if dst, ok = event.AppendJSONText(dst, p.k); !ok {
 			e.pairs = e.pairs[:start]
 			return dst, jsonError("cannot encode a key that is not UTF-8")
 		}
-		dst = event.AppendJSONString(dst, p.k)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = e.value(dst, p.v, depth+1); err != nil {
@@ -311,10 +310,11 @@ func appendJSONNumber(dst []byte, f float64) ([]byte, error) {
 }
 
 func appendJSONText(dst []byte, s string) ([]byte, error) {
-	if !utf8.ValidString(s) {
+	dst, ok := event.AppendJSONText(dst, s)
+	if !ok {
 		return dst, jsonError("cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex or base64)")
 	}
-	return event.AppendJSONString(dst, s), nil
+	return dst, nil
 }
 
 // DecodeJSON parses JSON text, which must hold exactly one value, into a

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"unicode/utf8"
 	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
@@ -142,10 +141,11 @@ func newShape(names []string) *shape {
 func objectKeys(names []string) []objectKey {
 	keys := make([]objectKey, 0, len(names))
 	for _, n := range slices.Sorted(slices.Values(names)) {
-		if !utf8.ValidString(n) {
+		text, ok := event.AppendJSONText(nil, n)
+		if !ok {
 			return nil
 		}
-		keys = append(keys, objectKey{name: n, json: append(event.AppendJSONString(nil, n), ':')})
+		keys = append(keys, objectKey{name: n, json: append(text, ':')})
 	}
 	return keys
 }
