@@ -38,10 +38,13 @@ type RunnerOptions struct {
 	// Committer that costs little (the embedded transport's is a mutex): a
 	// kill -9 then replays little more than the batches in flight.
 	CommitEachBatch bool
-	// OnFinish, when set, is called after each batch is finished, on the
-	// worker's goroutine; it must not block. The embedded transport saves
-	// the runner's Finished marks when it is called.
-	OnFinish func()
+	// OnCommit, when set, is called after each commit that passed an offset
+	// to the Committer or follows a change of Finished, once both are done:
+	// a checkpoint save made then records the offsets and the marks of the
+	// same batches, in one write (the embedded transport saves then). It
+	// runs on the goroutine that commits and must not block. Setting it
+	// makes the runner commit after each batch, as CommitEachBatch does.
+	OnCommit func()
 	// StopGrace is how long a stopping runner lets in-flight batches finish
 	// before it cancels the context of Handle calls. The default is 10s.
 	StopGrace time.Duration
@@ -106,12 +109,13 @@ type Runner struct {
 	sigMu    sync.Mutex
 	flush    chan struct{}
 	swapped  chan struct{} // closed by Swap, wakes workers sleeping in backoff
-	finished chan struct{} // signalled when a batch finishes, with CommitEachBatch
+	finished chan struct{} // signalled when a batch finishes, with CommitEachBatch or OnCommit
 
 	commitMu sync.Mutex // one commit at a time: ticker, Drain and the final one
 
-	marksMu sync.Mutex
-	marks   []event.Mark // per worker: the last binlog event it finished
+	marksMu    sync.Mutex
+	marks      []event.Mark // per worker: the last binlog event it finished
+	marksMoved bool         // marks changed since the last commit
 
 	errMu     sync.Mutex
 	lastErr   error
@@ -632,13 +636,11 @@ func (r *Runner) runBatch(w *worker) bool {
 	if m := w.batch[len(w.batch)-1].Mark(); !m.IsZero() {
 		r.marksMu.Lock()
 		r.marks[w.id] = m
+		r.marksMoved = true
 		r.marksMu.Unlock()
 	}
 	r.track.finish(w.refs)
-	if r.opts.OnFinish != nil {
-		r.opts.OnFinish()
-	}
-	if r.opts.CommitEachBatch {
+	if r.opts.CommitEachBatch || r.opts.OnCommit != nil {
 		select {
 		case r.finished <- struct{}{}:
 		default: // a commit is due already
@@ -714,10 +716,15 @@ func (r *Runner) commitLoop(stop <-chan struct{}) {
 	}
 }
 
-// commit passes each stream's mark to the Committer if it moved.
+// commit passes each stream's mark to the Committer if it moved, then
+// calls OnCommit if that or Finished moved.
 func (r *Runner) commit(ctx context.Context) error {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
+	r.marksMu.Lock()
+	moved := r.marksMoved
+	r.marksMoved = false
+	r.marksMu.Unlock()
 	type mark struct {
 		s   *stream
 		off int64
@@ -744,6 +751,10 @@ func (r *Runner) commit(ctx context.Context) error {
 		mk.s.committed = mk.off
 		r.track.mu.Unlock()
 		r.m.committed(mk.s.id, mk.off)
+		moved = true
+	}
+	if moved && r.opts.OnCommit != nil {
+		r.opts.OnCommit()
 	}
 	return errors.Join(errs...)
 }

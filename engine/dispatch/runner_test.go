@@ -534,7 +534,6 @@ func TestNewRunnerChecksItsInputs(t *testing.T) {
 }
 
 func TestRunnerReportsTheLastEventEachWorkerFinished(t *testing.T) {
-	var finishes atomic.Int32
 	h := handlerFunc(func(_ context.Context, _ int, batch []*event.Event) error {
 		if batch[0].Key == "stuck" {
 			return errors.New("sink down")
@@ -542,7 +541,7 @@ func TestRunnerReportsTheLastEventEachWorkerFinished(t *testing.T) {
 		return nil
 	})
 	r := newRunner(t, Spec{Workers: 2, Batch: 1, MaxWait: time.Millisecond}, h,
-		RunnerOptions{Committer: newCommitter(t), OnFinish: func() { finishes.Add(1) }})
+		RunnerOptions{Committer: newCommitter(t)})
 	at := func(key string, off int64) *event.Event {
 		e := ev("shop", "orders", key, off)
 		e.Pos = event.Position{File: "b.000001", Pos: uint32(100 + off)}
@@ -563,12 +562,40 @@ func TestRunnerReportsTheLastEventEachWorkerFinished(t *testing.T) {
 	for off, key := range []string{other, other, same, "stuck", other} {
 		deliver(t, r, Delivery{Event: at(key, int64(off)), Offset: int64(off)})
 	}
-	waitUntil(t, "four finished batches", func() bool { return finishes.Load() == 4 })
-	got := r.Finished()
 	want := make([]event.Mark, 2)
 	want[1-stuck] = at(other, 4).Mark()
 	want[stuck] = at(same, 2).Mark() // not the stuck event, nor anything after it
-	if !slices.Equal(got, want) {
-		t.Fatalf("Finished = %+v, want %+v", got, want)
+	waitUntil(t, fmt.Sprintf("Finished = %+v", want), func() bool { return slices.Equal(r.Finished(), want) })
+}
+
+// TestRunnerCallsOnCommitOnceTheBatchIsCommitted: a save made when OnCommit
+// is called records the batch's offset and its mark together.
+func TestRunnerCallsOnCommitOnceTheBatchIsCommitted(t *testing.T) {
+	c := newCommitter(t)
+	var r *Runner
+	type seen struct {
+		finished  uint32 // Pos of the worker's Finished mark
+		committed int64
+	}
+	calls := make(chan seen, 16)
+	r = newRunner(t, Spec{Workers: 1, Batch: 1, MaxWait: time.Millisecond}, handlerFunc(func(context.Context, int, []*event.Event) error { return nil }),
+		RunnerOptions{Committer: c, CommitInterval: time.Hour, OnCommit: func() {
+			calls <- seen{r.Finished()[0].Pos, c.last(0)}
+		}})
+	start(t, r)
+	for off := range int64(5) {
+		e := ev("shop", "orders", "k", off)
+		e.Pos = event.Position{File: "b.000001", Pos: uint32(100 + off)}
+		deliver(t, r, Delivery{Event: e, Offset: off})
+		for got := (seen{}); got.finished != uint32(100+off); {
+			select {
+			case got = <-calls:
+				if int64(got.finished)-100 > got.committed {
+					t.Fatalf("OnCommit saw event %d finished and offset %d committed", got.finished-100, got.committed)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no OnCommit for offset %d", off)
+			}
+		}
 	}
 }

@@ -215,12 +215,9 @@ func (s *slot) Commit(_ context.Context, stream int, offset int64) error {
 		return fmt.Errorf("embedded transport: commit for stream %d, only stream 0 exists", stream)
 	}
 	s.t.mu.Lock()
-	if offset > s.done {
-		s.done = offset
-		s.t.signalMoved()
-	}
+	s.done = max(s.done, offset)
 	s.t.mu.Unlock()
-	return nil
+	return nil // the runner's OnCommit wakes the save loop
 }
 
 // handled reports whether the listener finished e before the restart, so
@@ -533,13 +530,16 @@ func (t *Transport) save(ctx context.Context) error {
 	t.mu.Lock()
 	t.advance()
 	pos := t.safe
-	pos.Finished = t.finished(pos)
-	changed := pos != t.saved && !pos.IsZero()
+	marks := t.finished(pos)
 	lag := int64(0)
 	if len(t.commits) > 0 && t.sourceTS > pos.TS && pos.TS > 0 {
 		lag = t.sourceTS - pos.TS
 	}
 	t.mu.Unlock()
+	// Encoded outside mu, which every event takes. t.saved changes only
+	// here, under saveMu.
+	pos.Finished = marks.encode()
+	changed := pos != t.saved && !pos.IsZero()
 	metricCheckpointLag.Set(float64(lag) / 1000)
 	if !changed {
 		return nil
@@ -557,26 +557,33 @@ func (t *Transport) save(ctx context.Context) error {
 	return nil
 }
 
-// finished is checkpoint.Position.Finished for a save of pos: the marks of
-// the live listeners past pos. It must be called with mu held.
-func (t *Transport) finished(pos checkpoint.Position) checkpoint.RawJSON {
+// finished is checkpoint.Position.Finished for a save of pos, before
+// encoding: the marks of the live listeners past pos. It must be called with
+// mu held.
+func (t *Transport) finished(pos checkpoint.Position) finishedDoc {
+	doc := finishedDoc{File: pos.File, Pos: pos.Pos}
 	if t.serverMoved {
-		return ""
+		return doc
 	}
 	floor := event.Mark{File: pos.File, Pos: pos.Pos}
-	var all map[string]finishedMarks
 	for name, s := range t.slots {
 		if f, ok := s.marks(floor); ok {
-			if all == nil {
-				all = make(map[string]finishedMarks)
+			if doc.Listeners == nil {
+				doc.Listeners = make(map[string]finishedMarks)
 			}
-			all[name] = f
+			doc.Listeners[name] = f
 		}
 	}
-	if all == nil {
+	return doc
+}
+
+// encode is doc as checkpoint.Position.Finished: empty without marks, or
+// beyond maxFinished.
+func (doc finishedDoc) encode() checkpoint.RawJSON {
+	if doc.Listeners == nil {
 		return ""
 	}
-	data, err := json.Marshal(finishedDoc{File: pos.File, Pos: pos.Pos, Listeners: all}) // sorted keys: equal marks, equal text
+	data, err := json.Marshal(doc) // sorted keys: equal marks, equal text
 	if err != nil || len(data) > maxFinished {
 		return "" // marks are plain strings and numbers: only too many
 	}
@@ -625,7 +632,7 @@ func (t *Transport) newSlot(l dispatch.Listener) (*slot, error) {
 	opts := t.opts.Runner
 	opts.Committer = s
 	opts.CommitEachBatch = true
-	opts.OnFinish = t.signalMoved // the marks moved: wake the save loop
+	opts.OnCommit = t.signalMoved // done and the marks moved: save both at once
 	r, err := dispatch.NewRunner(l.Spec, l.Handler, opts)
 	if err != nil {
 		return nil, err

@@ -418,6 +418,34 @@ func TestTransportSavesTheStartAtOnce(t *testing.T) {
 	}
 }
 
+// TestTransportSavesEachFinishedBatchOnce: the finished marks and the
+// position a batch moves are saved together, not one after the other: with
+// the file store, each save is an fsync.
+func TestTransportSavesEachFinishedBatchOnce(t *testing.T) {
+	store := &checkpoint.Memory{History: true}
+	tr := newTransport(t, store)
+	run(t, tr)
+	gate := make(chan struct{})
+	sp := spec("l", "shop.orders")
+	sp.Batch, sp.Workers = 1, 1
+	if err := tr.Add(context.Background(), dispatch.Listener{Spec: sp, Handler: newLog().handler(gate)}); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, tr, pos(0))
+	const events = 20
+	for i := 1; i <= events; i++ {
+		e := ev("orders", "k", i)
+		e.Pos = event.Position{File: pos(i).File, Pos: uint32(10 * i)}
+		mustEvent(t, tr, e)
+		mustCommit(t, tr, pos(10*i+5))
+		gate <- struct{}{} // the batch runs once its transaction is known
+		waitUntil(t, fmt.Sprintf("%s saved", pos(10*i+5)), func() bool { return store.Last() == pos(10*i+5) })
+	}
+	if saves := store.Saves(); len(saves) != events+1 {
+		t.Errorf("%d saves for %d batches and the start, want one each: %v", len(saves), events, saves)
+	}
+}
+
 // TestTransportDoesNotRedoAfterARestartWhatListenersFinished stops a
 // listener's worker on one event while the other worker goes on, takes the
 // saved checkpoint as a kill -9 would leave it, and replays the binlog from
