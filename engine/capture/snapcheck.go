@@ -10,7 +10,6 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
-	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/schema"
 )
 
@@ -63,12 +62,8 @@ type conflict struct {
 // with CREATE TABLE first; nil when there is none.
 func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos) (*conflict, error) {
 	file, pos := from.file, from.pos
-	past := func() bool {
-		if file != to.file {
-			return event.FileSeq(file) > event.FileSeq(to.file)
-		}
-		return pos >= to.pos
-	}
+	end := schema.Pos{File: to.file, Pos: to.pos}
+	past := func() bool { return schema.Pos{File: file, Pos: pos}.Compare(end) >= 0 }
 	if past() {
 		return nil, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -205,104 +206,48 @@ func columnNames(t *schema.Table) string {
 	return strings.Join(names, ", ")
 }
 
+// historyTypes holds, by binlog column type (ENUM and SET resolved), the
+// schema history's types of the columns the server writes with it.
+var historyTypes = map[byte][]string{
+	mysql.MYSQL_TYPE_TINY:       {"tinyint"},
+	mysql.MYSQL_TYPE_SHORT:      {"smallint"},
+	mysql.MYSQL_TYPE_INT24:      {"mediumint"},
+	mysql.MYSQL_TYPE_LONG:       {"int"},
+	mysql.MYSQL_TYPE_LONGLONG:   {"bigint"},
+	mysql.MYSQL_TYPE_FLOAT:      {"float"},
+	mysql.MYSQL_TYPE_DOUBLE:     {"double"},
+	mysql.MYSQL_TYPE_NEWDECIMAL: {"decimal"},
+	mysql.MYSQL_TYPE_BIT:        {"bit"},
+	mysql.MYSQL_TYPE_YEAR:       {"year"},
+	mysql.MYSQL_TYPE_DATE:       {"date"},
+	mysql.MYSQL_TYPE_NEWDATE:    {"date"},
+	mysql.MYSQL_TYPE_TIMESTAMP:  {"timestamp"},
+	mysql.MYSQL_TYPE_TIMESTAMP2: {"timestamp"},
+	mysql.MYSQL_TYPE_DATETIME:   {"datetime"},
+	mysql.MYSQL_TYPE_DATETIME2:  {"datetime"},
+	mysql.MYSQL_TYPE_TIME:       {"time"},
+	mysql.MYSQL_TYPE_TIME2:      {"time"},
+	mysql.MYSQL_TYPE_VARCHAR:    {"varchar", "varbinary"},
+	mysql.MYSQL_TYPE_VAR_STRING: {"varchar", "varbinary"},
+	mysql.MYSQL_TYPE_STRING:     {"char", "binary"},
+	mysql.MYSQL_TYPE_ENUM:       {"enum"},
+	mysql.MYSQL_TYPE_SET:        {"set"},
+	mysql.MYSQL_TYPE_BLOB:       {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob"},
+	mysql.MYSQL_TYPE_JSON:       {"json"},
+	mysql.MYSQL_TYPE_GEOMETRY:   {"geometry"},
+}
+
 // typeFits reports whether a binlog column type (ENUM and SET resolved) is
 // how the server writes a column of the schema history's type.
 func typeFits(real byte, typ string) bool {
-	switch real {
-	case mysql.MYSQL_TYPE_TINY:
-		return typ == "tinyint"
-	case mysql.MYSQL_TYPE_SHORT:
-		return typ == "smallint"
-	case mysql.MYSQL_TYPE_INT24:
-		return typ == "mediumint"
-	case mysql.MYSQL_TYPE_LONG:
-		return typ == "int"
-	case mysql.MYSQL_TYPE_LONGLONG:
-		return typ == "bigint"
-	case mysql.MYSQL_TYPE_FLOAT:
-		return typ == "float"
-	case mysql.MYSQL_TYPE_DOUBLE:
-		return typ == "double"
-	case mysql.MYSQL_TYPE_NEWDECIMAL:
-		return typ == "decimal"
-	case mysql.MYSQL_TYPE_BIT:
-		return typ == "bit"
-	case mysql.MYSQL_TYPE_YEAR:
-		return typ == "year"
-	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-		return typ == "date"
-	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
-		return typ == "timestamp"
-	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
-		return typ == "datetime"
-	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
-		return typ == "time"
-	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
-		return typ == "varchar" || typ == "varbinary"
-	case mysql.MYSQL_TYPE_STRING:
-		return typ == "char" || typ == "binary"
-	case mysql.MYSQL_TYPE_ENUM:
-		return typ == "enum"
-	case mysql.MYSQL_TYPE_SET:
-		return typ == "set"
-	case mysql.MYSQL_TYPE_BLOB:
-		switch typ {
-		case "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob":
-			return true
-		}
-	case mysql.MYSQL_TYPE_JSON:
-		return typ == "json"
-	case mysql.MYSQL_TYPE_GEOMETRY:
-		return typ == "geometry"
-	}
-	return false
+	return slices.Contains(historyTypes[real], typ)
 }
 
-// binlogTypeName names a binlog column type for messages.
+// binlogTypeName names a binlog column type for messages, by the types it
+// carries.
 func binlogTypeName(real byte) string {
-	switch real {
-	case mysql.MYSQL_TYPE_TINY:
-		return "tinyint"
-	case mysql.MYSQL_TYPE_SHORT:
-		return "smallint"
-	case mysql.MYSQL_TYPE_INT24:
-		return "mediumint"
-	case mysql.MYSQL_TYPE_LONG:
-		return "int"
-	case mysql.MYSQL_TYPE_LONGLONG:
-		return "bigint"
-	case mysql.MYSQL_TYPE_FLOAT:
-		return "float"
-	case mysql.MYSQL_TYPE_DOUBLE:
-		return "double"
-	case mysql.MYSQL_TYPE_NEWDECIMAL:
-		return "decimal"
-	case mysql.MYSQL_TYPE_BIT:
-		return "bit"
-	case mysql.MYSQL_TYPE_YEAR:
-		return "year"
-	case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-		return "date"
-	case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
-		return "timestamp"
-	case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
-		return "datetime"
-	case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
-		return "time"
-	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING:
-		return "varchar/varbinary"
-	case mysql.MYSQL_TYPE_STRING:
-		return "char/binary"
-	case mysql.MYSQL_TYPE_ENUM:
-		return "enum"
-	case mysql.MYSQL_TYPE_SET:
-		return "set"
-	case mysql.MYSQL_TYPE_BLOB:
-		return "text/blob"
-	case mysql.MYSQL_TYPE_JSON:
-		return "json"
-	case mysql.MYSQL_TYPE_GEOMETRY:
-		return "geometry"
+	if types, ok := historyTypes[real]; ok {
+		return strings.Join(types, "/")
 	}
 	return fmt.Sprintf("type %d", real)
 }
