@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -52,10 +51,10 @@ type stream struct {
 	inPayload  bool  // reading the events of a compressed transaction
 	txTS       int64 // commit time when the server says (MySQL 8), else 0
 	pending    *mysql.MariadbGTID
-	// pendingMySQL is the open transaction's MySQL GTID event, added to
-	// gtid at its commit when go-mysql does not: a dump by file and
-	// position keeps no GTID set, and its XID events carry none.
-	pendingMySQL *replication.GTIDEvent
+	// pendingMySQL is the open transaction's MySQL GTID (gno 0: none),
+	// added to gtid at its commit when go-mysql does not: a dump by file
+	// and position keeps no GTID set, and its XID events carry none.
+	pendingMySQL mysqlGTID
 
 	// gtid is the GTID set executed up to the last commit, or nil when
 	// unknown.
@@ -157,7 +156,7 @@ func (s *stream) run(ctx context.Context) error {
 	s.handleErr = nil
 	s.progressed = false
 	s.inTx = false
-	s.pending, s.pendingMySQL = nil, nil
+	s.pending, s.pendingMySQL = nil, mysqlGTID{}
 	clear(s.byID)
 	if err := s.followServer(ctx); err != nil {
 		return err
@@ -340,40 +339,28 @@ func (s *stream) begin(h *replication.EventHeader, gtid string) {
 	}
 }
 
+// mysqlGTID is a MySQL transaction's GTID.
+type mysqlGTID struct {
+	sid uuid.UUID
+	tag mysql.Tag
+	gno int64
+}
+
 func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEvent) {
+	var g mysqlGTID
 	gtid := ""
-	if ev.GNO != 0 { // anonymous transactions have GNO 0
-		if u, err := formatUUID(ev.SID); err == nil {
-			gtid = u + ":" + strconv.FormatInt(ev.GNO, 10)
-			if tag := ev.Tag.String(); tag != "" {
-				gtid = u + ":" + tag + ":" + strconv.FormatInt(ev.GNO, 10)
-			}
+	if sid, err := uuid.FromBytes(ev.SID); err == nil && ev.GNO != 0 { // anonymous transactions have GNO 0
+		g = mysqlGTID{sid: sid, tag: ev.Tag, gno: ev.GNO}
+		gtid = sid.String() + ":" + strconv.FormatInt(ev.GNO, 10)
+		if tag := ev.Tag.String(); tag != "" {
+			gtid = sid.String() + ":" + tag + ":" + strconv.FormatInt(ev.GNO, 10)
 		}
 	}
 	s.begin(h, gtid)
-	if ev.GNO != 0 {
-		s.pendingMySQL = ev
-	}
+	s.pendingMySQL = g
 	if ev.ImmediateCommitTimestamp != 0 {
 		s.txTS = int64(ev.ImmediateCommitTimestamp / 1000)
 	}
-}
-
-func formatUUID(b []byte) (string, error) {
-	if len(b) != 16 {
-		return "", fmt.Errorf("uuid of %d bytes", len(b))
-	}
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:]), nil
 }
 
 // query handles BEGIN, COMMIT, ROLLBACK and DDL statements, and refuses a
@@ -549,13 +536,12 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader, gset my
 		}
 		s.pending = nil
 	}
-	if g := s.pendingMySQL; g != nil && gset == nil {
-		m, ok := s.gtid.(*mysql.MysqlGTIDSet)
-		if sid, err := uuid.FromBytes(g.SID); ok && err == nil {
-			m.AddGTIDWithTag(sid, g.Tag, g.GNO)
+	if g := s.pendingMySQL; g.gno != 0 && gset == nil {
+		if m, ok := s.gtid.(*mysql.MysqlGTIDSet); ok {
+			m.AddGTIDWithTag(g.sid, g.tag, g.gno)
 		}
 	}
-	s.pendingMySQL = nil
+	s.pendingMySQL = mysqlGTID{}
 	if gset != nil && s.c.opts.Flavor == mysql.MySQLFlavor {
 		s.gtid = gset
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -25,6 +26,9 @@ func TestMySQLGTIDsAreTrackedWithoutTheDumpsSet(t *testing.T) {
 	for i, gno := range []int64{6, 7, 0 /* anonymous */, 9} {
 		pos := uint32(100 * (i + 1))
 		s.beginMySQL(&replication.EventHeader{LogPos: pos, EventSize: 10}, &replication.GTIDEvent{SID: u[:], GNO: gno})
+		if want := fmt.Sprintf("%s:%d", sid, gno); gno != 0 && s.txID != want {
+			t.Errorf("transaction id %q, want %q", s.txID, want)
+		}
 		if err := s.commit(context.Background(), &replication.EventHeader{LogPos: pos + 50}, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,8 @@ package capture
 import (
 	"fmt"
 	"maps"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
