@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -385,7 +386,9 @@ func cutConnection(t *testing.T, otherServer bool) {
 	}
 	execAll(ctx, t, db, stmts...)
 
-	c, err := New(Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schema + ".r"}, Logger: testLogger(t)})
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), nil))
+	c, err := New(Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schema + ".r"}, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,10 +437,23 @@ func cutConnection(t *testing.T, otherServer bool) {
 			t.Errorf("row %d handed over %d times, want once", id, seen[id])
 		}
 	}
+	// Only a move to another server resumes by GTID set, and the output
+	// hears of it at once: the last commit of server 999 comes again under
+	// the real id, before any row read from the new connection.
+	if moved := strings.Contains(logs.String(), "resuming by GTID set"); moved != otherServer {
+		t.Errorf("capture resumed by GTID set: %v, want %v", moved, otherServer)
+	}
 	if otherServer {
-		// The output heard of the move before any row of the new server.
-		if last := rec.commits[len(rec.commits)-1]; last.ServerID == 999 {
-			t.Errorf("the last commit still names server 999: %s", last)
+		i := len(rec.commits) - 1
+		for i >= 0 && rec.commits[i].ServerID != 999 {
+			i--
+		}
+		switch {
+		case i < 0 || i+1 == len(rec.commits):
+			t.Errorf("no commit of server 999 followed by another: %v", rec.commits)
+		case rec.commits[i+1].ServerID == 999 || rec.commits[i+1].File != rec.commits[i].File || rec.commits[i+1].Pos != rec.commits[i].Pos:
+			t.Errorf("after %s of server 999 came %s of server %d, want the same position under the real server id",
+				rec.commits[i], rec.commits[i+1], rec.commits[i+1].ServerID)
 		}
 	}
 	for i, e := range rec.events {
