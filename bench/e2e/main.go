@@ -45,6 +45,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +109,7 @@ func run() error {
 
 	p := pipeline{bl: bl, redis: rdb, redisAddr: *redisAddr, demo: demo}
 	profiled := *cpuprofile == ""
+	rates := make(map[string][]float64) // by variant, for the summary
 	for i := 1; i <= *runs; i++ {
 		fmt.Printf("run %d: load average %s\n", i, backlog.LoadAvg())
 		raw, err := bl.RawDecode(ctx)
@@ -131,8 +133,22 @@ func run() error {
 				return fmt.Errorf("variant %s: %w", v, err)
 			}
 			fmt.Printf("run %d: %-9s %9.0f rows/s  (%s)  ratio to raw %.2f\n", i, v, m.Rate(), m, m.Rate()/raw.Rate())
+			rates[v] = append(rates[v], m.Rate())
 		}
 		fmt.Printf("run %d: load average %s\n", i, backlog.LoadAvg())
+	}
+	if *runs > 1 {
+		// Passes vary by a fifth on a shared machine: the spread says
+		// how much one figure can be trusted.
+		for _, v := range vs {
+			r := slices.Sorted(slices.Values(rates[v]))
+			mean := 0.0
+			for _, x := range r {
+				mean += x / float64(len(r))
+			}
+			median := (r[(len(r)-1)/2] + r[len(r)/2]) / 2
+			fmt.Printf("%d runs: %-9s mean %6.0f  median %6.0f  min %6.0f  max %6.0f rows/s\n", len(r), v, mean, median, r[0], r[len(r)-1])
+		}
 	}
 	return nil
 }
