@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -159,6 +160,7 @@ func checkIndex(L *glua.LState, n int) string {
 	if !ok || s == "" {
 		L.ArgError(n, "index name must be a non-empty string")
 	}
+	checkText(L, n, "index name", string(s))
 	return string(s)
 }
 
@@ -170,6 +172,7 @@ func checkID(L *glua.LState, n int) string {
 		if v == "" {
 			L.ArgError(n, "document id must not be empty")
 		}
+		checkText(L, n, "document id", string(v))
 		return string(v)
 	case glua.LNumber:
 		if s, ok := lua.ObjectKey(v); ok {
@@ -180,6 +183,15 @@ func checkID(L *glua.LState, n int) string {
 		L.ArgError(n, "document id must be a string or a number, not "+L.Get(n).Type().String())
 	}
 	return ""
+}
+
+// checkText refuses a name that is not UTF-8: the bulk request is JSON,
+// which cannot carry it, and Elasticsearch would refuse the whole request
+// for it without naming the write.
+func checkText(L *glua.LState, n int, what, s string) {
+	if !utf8.ValidString(s) {
+		L.ArgError(n, what+" is not UTF-8 (binary data, such as a VARBINARY key? encode it first, e.g. as hex)")
+	}
 }
 
 // opts are a write's options after checking.
@@ -242,6 +254,7 @@ func checkOpts(L *glua.LState, n int, kind opKind) opts {
 	switch v := t.RawGetString("routing").(type) {
 	case *glua.LNilType:
 	case glua.LString:
+		checkText(L, n, "options: routing", string(v))
 		o.routing = string(v)
 	default:
 		bad("routing must be a string")
