@@ -253,7 +253,9 @@ func (d *Decoder) scan(w *wire) error {
 		case fChanged:
 			w.changed, w.hasChanged, err = d.scanNames("changed")
 		case fDDL:
-			w.ddl, err = d.strField("ddl")
+			if w.ddl, err = d.scalar(); err != nil {
+				err = fmt.Errorf("ddl: %w", err)
+			}
 		}
 		if err != nil {
 			return err
@@ -822,17 +824,11 @@ func (d *Decoder) build(w *wire) (*Event, error) {
 		Pos: Position{File: d.own(w.file), Pos: w.pos, GTID: d.own(w.gtid)},
 		Tx:  Tx{ID: d.own(w.txID), Seq: w.seq},
 	}
-	switch w.key.kind {
-	case tokAbsent:
+	if w.key.kind == tokAbsent {
 		return nil, errors.New("key: empty value")
-	case tokStr:
-		e.Key = d.own(w.key)
-	case tokB64:
-		if e.Key, err = d.ownBase64(w.key); err != nil {
-			return nil, fmt.Errorf("key: %w", err)
-		}
-	case tokNum:
-		return nil, fmt.Errorf("key: %s where %s is expected", d.data[w.key.lo:w.key.hi], String)
+	}
+	if e.Key, err = d.ownText(w.key, "key"); err != nil {
+		return nil, err
 	}
 	n := len(t.Columns)
 	var rows []Value
@@ -855,8 +851,8 @@ func (d *Decoder) build(w *wire) (*Event, error) {
 			return nil, fmt.Errorf("after: %w", err)
 		}
 	}
-	if w.ddl.kind == tokStr {
-		e.Statement = d.own(w.ddl)
+	if e.Statement, err = d.ownText(w.ddl, "ddl"); err != nil {
+		return nil, err
 	}
 	if err := d.checkShape(e, w); err != nil {
 		return nil, err
@@ -946,7 +942,7 @@ func (d *Decoder) checkShape(e *Event, w *wire) error {
 	}
 	wantBefore := e.Action == Update || e.Action == Delete
 	wantAfter := e.Action == Insert || e.Action == Update || e.Action == Snapshot
-	hasDDL := w.ddl.kind == tokStr
+	hasDDL := w.ddl.kind == tokStr || w.ddl.kind == tokB64
 	switch {
 	case (e.Before != nil) != wantBefore:
 		return fmt.Errorf("%s event with before image %s", e.Action, has(e.Before != nil))
@@ -1133,6 +1129,24 @@ func (d *Decoder) own(t tok) string {
 		d.arena = appendUnquoted(d.arena, raw)
 	}
 	return d.arenaString(start)
+}
+
+// ownText is the text of a field that is a string or, when it is not
+// UTF-8, {"base64": "..."}; "" when it is null or absent.
+func (d *Decoder) ownText(t tok, field string) (string, error) {
+	switch t.kind {
+	case tokStr:
+		return d.own(t), nil
+	case tokB64:
+		s, err := d.ownBase64(t)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		return s, nil
+	case tokNum:
+		return "", fmt.Errorf("%s: %s where %s is expected", field, d.data[t.lo:t.hi], String)
+	}
+	return "", nil
 }
 
 // ownBase64 decodes the base64 text of a token into the arena.

@@ -239,8 +239,10 @@ func decodeCases() [][]byte {
 	}
 	bench, _ := AppendJSON(nil, benchEvent())
 	out = append(out, bench)
-	ddl, _ := AppendJSON(nil, &Event{ID: "f:1:0", Action: DDL, Table: NewTable("s", "", nil, nil), Statement: "CREATE DATABASE s"})
-	out = append(out, ddl)
+	for _, stmt := range []string{"CREATE DATABASE s", "ALTER TABLE t COMMENT 'caf\xe9'"} {
+		ddl, _ := AppendJSON(nil, &Event{ID: "f:1:0", Action: DDL, Table: NewTable("s", "", nil, nil), Statement: stmt})
+		out = append(out, ddl)
+	}
 
 	valid := `{"v":1,"id":"a:1:0","schema":"s","table":"t","action":"insert","ts":1,"pos":{"file":"a","pos":1},"version":1,"tx":{"id":"a:1","seq":0},"pk":["id"],"key":"1","types":{"id":"int","u":"int unsigned","p":"decimal(5,2)","t":"datetime"},"after":{"id":1,"u":2,"p":"1.00","t":"2020-01-01 00:00:00"}}`
 	add(valid)
@@ -562,7 +564,7 @@ type refWireEvent struct {
 	Before  map[string]json.RawMessage `json:"before"`
 	After   map[string]json.RawMessage `json:"after"`
 	Changed []string                   `json:"changed"`
-	DDL     *string                    `json:"ddl"`
+	DDL     json.RawMessage            `json:"ddl"`
 }
 
 type refWirePos struct {
@@ -640,10 +642,19 @@ func (d *refDecoder) refBuild(w *refWireEvent) (*Event, error) {
 	if e.After, err = refDecodeRow(t, w.After); err != nil {
 		return nil, fmt.Errorf("after: %w", err)
 	}
-	if w.DDL != nil {
-		e.Statement = *w.DDL
+	if w.hasDDL() {
+		ddl, err := refDecodeValue(w.DDL, String)
+		if err != nil {
+			return nil, fmt.Errorf("ddl: %w", err)
+		}
+		e.Statement = ddl.str
 	}
 	return e, e.refCheckShape(w)
+}
+
+// hasDDL reports whether the message has a ddl that is not null.
+func (w *refWireEvent) hasDDL() bool {
+	return len(w.DDL) > 0 && string(w.DDL) != "null"
 }
 
 // checkShape checks that the images and fields present fit the action.
@@ -661,8 +672,8 @@ func (e *Event) refCheckShape(w *refWireEvent) error {
 		return fmt.Errorf("%s event with before image %s", e.Action, has(e.Before != nil))
 	case (e.After != nil) != wantAfter:
 		return fmt.Errorf("%s event with after image %s", e.Action, has(e.After != nil))
-	case (w.DDL != nil) != (e.Action == DDL):
-		return fmt.Errorf("%s event with ddl %s", e.Action, has(w.DDL != nil))
+	case w.hasDDL() != (e.Action == DDL):
+		return fmt.Errorf("%s event with ddl %s", e.Action, has(w.hasDDL()))
 	}
 	if e.Action == Update {
 		changed := e.Changed(nil)

@@ -87,8 +87,9 @@ func AppendJSON(dst []byte, e *Event) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	if e.Action == DDL {
+		// A statement is logged in its client's charset, not always UTF-8.
 		dst = append(dst, `,"ddl":`...)
-		dst = AppendJSONString(dst, e.Statement)
+		dst = appendText(dst, e.Statement)
 	}
 	return append(dst, '}'), nil
 }

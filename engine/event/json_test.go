@@ -109,6 +109,33 @@ func compareRows(t *testing.T, what string, got, want []Value) {
 	}
 }
 
+// TestAStatementThatIsNotUTF8TravelsAsBytes: a DDL statement is logged in
+// its client's charset; one in latin1 must still make valid JSON and come
+// back byte for byte.
+func TestAStatementThatIsNotUTF8TravelsAsBytes(t *testing.T) {
+	for _, stmt := range []string{"ALTER TABLE t COMMENT 'caf\xe9'", "ALTER TABLE t COMMENT 'café'"} {
+		e := &Event{ID: "f:1:0", Action: DDL, Table: NewTable("s", "t", nil, nil), Statement: stmt}
+		data, err := AppendJSON(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(data) {
+			t.Fatalf("%q: not JSON: %s", stmt, data)
+		}
+		if base64 := bytes.Contains(data, []byte(`"ddl":{"base64":`)); base64 == utf8.ValidString(stmt) {
+			t.Errorf("%q: written as %s", stmt, data)
+		}
+		var d Decoder
+		back, err := d.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Statement != stmt {
+			t.Errorf("statement %q came back as %q", stmt, back.Statement)
+		}
+	}
+}
+
 func TestAppendJSONWritesTheDocumentedForm(t *testing.T) {
 	tbl := NewTable("s", "t", []Column{{Name: "id", Type: "int"}, {Name: "b", Type: "blob"}, {Name: "p", Type: "decimal(5,2)"}}, []int{0})
 	e := &Event{ID: "f.000002:10:1", Action: Update, Table: tbl, Key: "7", TS: 5,
