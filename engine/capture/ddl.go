@@ -378,12 +378,22 @@ func loadQuery(raw []byte) (e *replication.QueryEvent, ok bool) {
 	return &replication.QueryEvent{StatusVars: b[post:i], Schema: b[i : i+dbLen], Query: b[i+dbLen+1:]}, true
 }
 
-// queryStatus reads from a QUERY event's status variables the session's
-// sql_mode and collation_server, zero when absent. The variables are a
-// sequence of (code, value) whose value sizes depend on the code; reading
-// stops at a code it does not know, which in practice comes after these
-// (see Query_log_event::write in the server).
-func queryStatus(vars []byte) (sqlMode, serverCollation uint64) {
+// statusVars are what capture reads of a QUERY event's status variables;
+// zero when absent.
+type statusVars struct {
+	sqlMode uint64
+	// clientCollation is character_set_client, as the id of its default
+	// collation: the charset the statement's bytes are in.
+	clientCollation uint64
+	// serverCollation is collation_server.
+	serverCollation uint64
+}
+
+// queryStatus reads a QUERY event's status variables. They are a sequence
+// of (code, value) whose value sizes depend on the code; reading stops at a
+// code it does not know, which in practice comes after these (see
+// Query_log_event::write in the server).
+func queryStatus(vars []byte) (sv statusVars) {
 	i := 0
 	need := func(n int) bool { return i+n <= len(vars) }
 	for i < len(vars) {
@@ -397,7 +407,7 @@ func queryStatus(vars []byte) (sqlMode, serverCollation uint64) {
 			if !need(8) {
 				return
 			}
-			sqlMode = binary.LittleEndian.Uint64(vars[i:])
+			sv.sqlMode = binary.LittleEndian.Uint64(vars[i:])
 			n = 8
 		case 2: // Q_CATALOG_CODE: length, name, NUL
 			if !need(1) {
@@ -410,7 +420,8 @@ func queryStatus(vars []byte) (sqlMode, serverCollation uint64) {
 			if !need(6) {
 				return
 			}
-			serverCollation = uint64(binary.LittleEndian.Uint16(vars[i+4:]))
+			sv.clientCollation = uint64(binary.LittleEndian.Uint16(vars[i:]))
+			sv.serverCollation = uint64(binary.LittleEndian.Uint16(vars[i+4:]))
 			n = 6
 		case 5, 6: // Q_TIME_ZONE_CODE, Q_CATALOG_NZ_CODE: length, name
 			if !need(1) {

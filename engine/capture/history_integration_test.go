@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/schema"
 	"github.com/moontide/moontide/internal/testenv"
@@ -111,6 +113,56 @@ func TestIntegrationMinimalMetadataEventsCarryTheSchemaOfTheirTime(t *testing.T)
 	}
 	if ddls != 6 {
 		t.Errorf("%d ddl events, want 6", ddls)
+	}
+}
+
+// TestIntegrationALatin1ClientsStatementsReadAsTheServerMeansThem: a
+// session with SET NAMES latin1 sends its statements in latin1, and the
+// binlog keeps those bytes. On both servers the ddl events carry the
+// statement as text; with MINIMAL metadata the schema history must also
+// read a column name and an ENUM label as the server stored them (é, not a
+// latin1 byte or a question mark).
+func TestIntegrationALatin1ClientsStatementsReadAsTheServerMeansThem(t *testing.T) {
+	servers := []struct {
+		name string
+		dsn  func(testing.TB) config.MySQLDSN
+		db   func(testing.TB) *sql.DB
+	}{{"full metadata", testenv.SourceMySQL, testenv.Source}, {"minimal metadata", testenv.MinimalMySQL, testenv.Minimal}}
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			dsn, db := srv.dsn(t), srv.db(t)
+			ctx := testenv.Context(t, time.Minute)
+			schemaName := testenv.FreshDatabase(t, db)
+			from := currentPos(ctx, t, dsn)
+			execAll(ctx, t, db, "SET NAMES latin1", "USE `"+schemaName+"`",
+				"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('caf\xe9', 'th\xe9')) COMMENT 'na\xefve'",
+				"ALTER TABLE t ADD COLUMN `d\xe9j\xe0` VARCHAR(10) CHARACTER SET latin1",
+				"INSERT INTO t VALUES (1, 'caf\xe9', 'd\xe9j\xe0')")
+			rec := newRecorder()
+			stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}}, rec)
+			evs := rec.waitFor(ctx, t, "the insert", func(evs []*event.Event) bool { return len(inserts(evs)) == 1 })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			var ddls []string
+			for _, e := range evs {
+				if e.Action == event.DDL {
+					ddls = append(ddls, e.Statement)
+				}
+			}
+			want := []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('café', 'thé')) COMMENT 'naïve'",
+				"ALTER TABLE t ADD COLUMN `déjà` VARCHAR(10) CHARACTER SET latin1"}
+			if !slices.Equal(ddls, want) {
+				t.Errorf("ddl statements %q, want %q", ddls, want)
+			}
+			ins := inserts(evs)[0]
+			if got, want := columnsOf(ins), "id int,e enum('café','thé'),déjà varchar(10) latin1"; got != want {
+				t.Errorf("columns %q, want %q", got, want)
+			}
+			if want := []event.Value{event.IntValue(1), event.StringValue("café"), event.StringValue("déjà")}; !reflect.DeepEqual(ins.After, want) {
+				t.Errorf("values %v, want %v", ins.After, want)
+			}
+		})
 	}
 }
 

@@ -83,17 +83,16 @@ func TestCheckVariablesSaysWhatToChange(t *testing.T) {
 	}
 }
 
-func TestQueryStatusReadsSQLModeAndServerCollation(t *testing.T) {
+func TestQueryStatusReadsSQLModeAndCollations(t *testing.T) {
 	// A CREATE TABLE's status variables as MariaDB 10.11 writes them:
-	// flags2, sql_mode, catalog "std", charsets 45/45/45, then MariaDB's
-	// Q_XID (0x81), which stops the reading.
-	vars, _ := hex.DecodeString("00000000010100002054000000000603737464042d002d002d00812e00000000000000")
-	mode, coll := queryStatus(vars)
-	if mode != 0x54200000 || coll != 45 {
-		t.Errorf("got sql_mode %#x collation_server %d, want 0x54200000 45", mode, coll)
+	// flags2, sql_mode, catalog "std", charsets 8/45/45 (a latin1
+	// client), then MariaDB's Q_XID (0x81), which stops the reading.
+	vars, _ := hex.DecodeString("0000000001010000205400000000060373746404080008002d00812e00000000000000")
+	if got, want := queryStatus(vars), (statusVars{sqlMode: 0x54200000, clientCollation: 8, serverCollation: 45}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if mode, coll := queryStatus(vars[:9]); mode != 0 || coll != 0 {
-		t.Errorf("cut inside sql_mode: got %#x %d", mode, coll)
+	if got := queryStatus(vars[:9]); got != (statusVars{}) {
+		t.Errorf("cut inside sql_mode: got %+v", got)
 	}
 }
 

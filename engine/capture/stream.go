@@ -296,7 +296,8 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 			return fmt.Errorf("capture at %s:%d: the binlog holds a LOAD DATA statement capture cannot read; %s",
 				s.file, h.LogPos, statementChangeAdvice)
 		}
-		return s.refuseStatementChange(h, q, string(q.Query))
+		text, vars := s.statement(q)
+		return s.refuseStatementChange(h, q, text, vars)
 	case *replication.XIDEvent:
 		return s.commit(ctx, h, ev.GSet)
 	case *replication.TableMapEvent:
@@ -363,13 +364,27 @@ func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEven
 	}
 }
 
+// statement is a QUERY event's statement as text, with its status
+// variables. The text is decoded when the session's character_set_client
+// is latin1, so that an identifier, ENUM label or comment written by a
+// latin1 client reads as the server means it (in the schema history and in
+// ddl events); it is as logged otherwise (UTF-8 clients, and charsets
+// capture does not decode).
+func (s *stream) statement(ev *replication.QueryEvent) (string, statusVars) {
+	vars := queryStatus(ev.StatusVars)
+	if cs, ok := s.cs.lookup(vars.clientCollation); ok && textKindOf(cs.name) == textLatin1 {
+		return latin1ToUTF8(ev.Query), vars
+	}
+	return string(ev.Query), vars
+}
+
 // query handles BEGIN, COMMIT, ROLLBACK and DDL statements, and refuses a
 // row change written as a statement that may touch a captured table.
 func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
-	q := string(ev.Query)
+	q, vars := s.statement(ev)
 	kind, targets := classifyQuery(q, string(ev.Schema))
 	if kind == queryDML {
-		if err := s.refuseStatementChange(h, ev, q); err != nil {
+		if err := s.refuseStatementChange(h, ev, q, vars); err != nil {
 			return err
 		}
 	}
@@ -389,7 +404,7 @@ func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *repl
 		if s.history != nil {
 			// Saved before the statement's Commit, so a saved checkpoint
 			// is never ahead of its schema.
-			if err := s.followDDL(ctx, h, ev, q, targets); err != nil {
+			if err := s.followDDL(ctx, h, ev, q, vars, targets); err != nil {
 				return err
 			}
 		}
@@ -458,7 +473,7 @@ func (s *stream) ddl(ctx context.Context, h *replication.EventHeader, q, schema 
 // error when it concerns a captured table (its rows could not be decoded
 // right), and a warning otherwise. Every table counts, captured or not: a
 // RENAME can make an uncaptured table a captured one.
-func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent, q string, targets []ddlTarget) error {
+func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent, q string, vars statusVars, targets []ddlTarget) error {
 	relevant := false
 	for _, t := range targets {
 		relevant = relevant || t.table != "" || t.database
@@ -466,10 +481,9 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 	if !relevant {
 		return nil // views, routines, triggers, events
 	}
-	sqlMode, serverCollation := queryStatus(ev.StatusVars)
 	changed, err := s.history.Apply(schema.DDL{
 		Pos: schema.Pos{File: s.file, Pos: h.LogPos}, Schema: string(ev.Schema), Query: q,
-		SQLMode: sqlMode, ServerCollation: serverCollation,
+		SQLMode: vars.sqlMode, ServerCollation: vars.serverCollation,
 	})
 	if err != nil {
 		var names []schema.TableName
@@ -501,9 +515,8 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 // the DELETE a server writes for a MEMORY table emptied by its restart),
 // when it may change a captured table: which rows it changed is not in the
 // binlog, and going on would lose them without a word.
-func (s *stream) refuseStatementChange(h *replication.EventHeader, ev *replication.QueryEvent, q string) error {
-	sqlMode, _ := queryStatus(ev.StatusVars)
-	tables, _, err := schema.WrittenTables(q, string(ev.Schema), sqlMode)
+func (s *stream) refuseStatementChange(h *replication.EventHeader, ev *replication.QueryEvent, q string, vars statusVars) error {
+	tables, _, err := schema.WrittenTables(q, string(ev.Schema), vars.sqlMode)
 	if err != nil {
 		return fmt.Errorf("capture at %s:%d: the binlog holds a row change as an SQL statement whose tables capture cannot tell (%v): %s; %s",
 			s.file, h.LogPos, err, schema.Abbreviate(q), statementChangeAdvice)
