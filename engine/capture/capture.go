@@ -315,7 +315,7 @@ func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, start s
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
 	}
-	if err := c.checkSnapshot(ctx, start); err != nil {
+	if err := c.checkSnapshot(ctx, start, charsets{opts.Collations}); err != nil {
 		return nil, err
 	}
 	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start position; no DDL since changed a captured table",
@@ -332,7 +332,7 @@ func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, start s
 // a DDL statement since start changed a captured table (see
 // snapshotConflict). A start by GTID alone has no position to read from
 // and is not checked.
-func (c *Capturer) checkSnapshot(ctx context.Context, start startPos) error {
+func (c *Capturer) checkSnapshot(ctx context.Context, start startPos, cs charsets) error {
 	if start.file == "" {
 		return nil
 	}
@@ -341,7 +341,7 @@ func (c *Capturer) checkSnapshot(ctx context.Context, start startPos) error {
 		return err
 	}
 	c.log.Info("schema history: reading the binlog since the start for DDL the snapshot would hide", "from", start.String(), "to", now.String())
-	cf, err := c.snapshotConflict(ctx, start, now)
+	cf, err := c.snapshotConflict(ctx, start, now, cs)
 	if err != nil || cf == nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/go-mysql-org/go-mysql/replication"
+
 	"github.com/moontide/moontide/engine/schema"
 )
 
@@ -72,6 +74,20 @@ func (cs charsets) lookup(id uint64) (charset, bool) {
 	}
 	c, ok := builtinCharsets[id]
 	return c, ok
+}
+
+// statement is a QUERY event's statement as text, with its status
+// variables. The text is decoded when the session's character_set_client
+// is latin1, so that an identifier, ENUM label or comment written by a
+// latin1 client reads as the server means it (in the schema history and in
+// ddl events); it is as logged otherwise (UTF-8 clients, and charsets
+// capture does not decode).
+func (cs charsets) statement(ev *replication.QueryEvent) (string, statusVars) {
+	vars := queryStatus(ev.StatusVars)
+	if c, ok := cs.lookup(vars.clientCollation); ok && textKindOf(c.name) == textLatin1 {
+		return latin1ToUTF8(ev.Query), vars
+	}
+	return string(ev.Query), vars
 }
 
 func textKindOf(name string) textKind {

@@ -330,6 +330,27 @@ func TestIntegrationMinimalMetadataChangeSinceTheStartIsAnError(t *testing.T) {
 	}
 }
 
+// TestIntegrationMinimalMetadataChangeByALatin1ClientIsFound: the check of
+// the stretch before a snapshot reads table names in a latin1 client's
+// statements as the server does, or a change to `café` would pass unseen.
+func TestIntegrationMinimalMetadataChangeByALatin1ClientIsFound(t *testing.T) {
+	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	schemaName := testenv.FreshDatabase(t, db)
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "CREATE TABLE `café` (id INT PRIMARY KEY, a INT)")
+	from := currentPos(ctx, t, dsn)
+	execAll(ctx, t, db, "SET NAMES latin1", "USE `"+schemaName+"`",
+		"INSERT INTO `caf\xe9` VALUES (1, 2)", "ALTER TABLE `caf\xe9` RENAME COLUMN a TO b")
+	rec := newRecorder()
+	err := Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schemaName + ".café"}, Logger: quietLogger()}, rec)
+	if err == nil || !strings.Contains(err.Error(), "ALTER TABLE `café` RENAME COLUMN a TO b") {
+		t.Fatalf("capture from before the change: %v, want an error naming the change", err)
+	}
+	if len(inserts(rec.events)) != 0 {
+		t.Errorf("capture decoded a row: %v", rec.events)
+	}
+}
+
 // TestIntegrationMinimalMetadataStatementItCannotFollow sends DDL the
 // parser does not know: about an uncaptured table it is a warning, about a
 // captured one an error naming the position and the statement.

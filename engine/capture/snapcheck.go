@@ -60,7 +60,7 @@ type conflict struct {
 // snapshotConflict reads the binlog from from to to and returns the first
 // DDL statement that changed a captured table the stretch had not defined
 // with CREATE TABLE first; nil when there is none.
-func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos) (*conflict, error) {
+func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos, cs charsets) (*conflict, error) {
 	file, pos := from.file, from.pos
 	end := schema.Pos{File: to.file, Pos: to.pos}
 	past := func() bool { return schema.Pos{File: file, Pos: pos}.Compare(end) >= 0 }
@@ -86,7 +86,8 @@ func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos) (*co
 			file, pos = string(e.NextLogName), uint32(e.Position)
 			continue
 		case *replication.QueryEvent:
-			if cf := c.conflictIn(e, schema.Pos{File: file, Pos: ev.Header.LogPos}, defined); cf != nil {
+			q, _ := cs.statement(e)
+			if cf := c.conflictIn(q, string(e.Schema), schema.Pos{File: file, Pos: ev.Header.LogPos}, defined); cf != nil {
 				return cf, nil
 			}
 		}
@@ -97,10 +98,10 @@ func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos) (*co
 	return nil, nil
 }
 
-// conflictIn is snapshotConflict's verdict on one QUERY event at pos.
-func (c *Capturer) conflictIn(e *replication.QueryEvent, pos schema.Pos, defined map[string]bool) *conflict {
-	q := string(e.Query)
-	kind, targets := classifyQuery(q, string(e.Schema))
+// conflictIn is snapshotConflict's verdict on one statement q, run in
+// database db, at pos.
+func (c *Capturer) conflictIn(q, db string, pos schema.Pos, defined map[string]bool) *conflict {
+	kind, targets := classifyQuery(q, db)
 	if kind != queryDDL {
 		return nil
 	}

@@ -3,8 +3,6 @@ package capture
 import (
 	"testing"
 
-	"github.com/go-mysql-org/go-mysql/replication"
-
 	"github.com/moontide/moontide/engine/schema"
 )
 
@@ -42,8 +40,7 @@ func TestConflictInFindsChangesOfTablesThatExistedAtTheStart(t *testing.T) {
 			defined := map[string]bool{}
 			var got *conflict
 			for i, q := range tt.stmts {
-				e := &replication.QueryEvent{Schema: []byte("shop"), Query: []byte(q)}
-				if got = c.conflictIn(e, schema.Pos{File: "b.000001", Pos: uint32(100 * (i + 1))}, defined); got != nil {
+				if got = c.conflictIn(q, "shop", schema.Pos{File: "b.000001", Pos: uint32(100 * (i + 1))}, defined); got != nil {
 					break
 				}
 			}

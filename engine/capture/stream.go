@@ -296,7 +296,7 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 			return fmt.Errorf("capture at %s:%d: the binlog holds a LOAD DATA statement capture cannot read; %s",
 				s.file, h.LogPos, statementChangeAdvice)
 		}
-		text, vars := s.statement(q)
+		text, vars := s.cs.statement(q)
 		return s.refuseStatementChange(h, q, text, vars)
 	case *replication.XIDEvent:
 		return s.commit(ctx, h, ev.GSet)
@@ -364,24 +364,10 @@ func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEven
 	}
 }
 
-// statement is a QUERY event's statement as text, with its status
-// variables. The text is decoded when the session's character_set_client
-// is latin1, so that an identifier, ENUM label or comment written by a
-// latin1 client reads as the server means it (in the schema history and in
-// ddl events); it is as logged otherwise (UTF-8 clients, and charsets
-// capture does not decode).
-func (s *stream) statement(ev *replication.QueryEvent) (string, statusVars) {
-	vars := queryStatus(ev.StatusVars)
-	if cs, ok := s.cs.lookup(vars.clientCollation); ok && textKindOf(cs.name) == textLatin1 {
-		return latin1ToUTF8(ev.Query), vars
-	}
-	return string(ev.Query), vars
-}
-
 // query handles BEGIN, COMMIT, ROLLBACK and DDL statements, and refuses a
 // row change written as a statement that may touch a captured table.
 func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
-	q, vars := s.statement(ev)
+	q, vars := s.cs.statement(ev)
 	kind, targets := classifyQuery(q, string(ev.Schema))
 	if kind == queryDML {
 		if err := s.refuseStatementChange(h, ev, q, vars); err != nil {
