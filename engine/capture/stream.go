@@ -352,10 +352,11 @@ func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEven
 	gtid := ""
 	if sid, err := uuid.FromBytes(ev.SID); err == nil && ev.GNO != 0 { // anonymous transactions have GNO 0
 		g = mysqlGTID{sid: sid, tag: ev.Tag, gno: ev.GNO}
-		gtid = sid.String() + ":" + strconv.FormatInt(ev.GNO, 10)
+		gtid = sid.String() + ":"
 		if tag := ev.Tag.String(); tag != "" {
-			gtid = sid.String() + ":" + tag + ":" + strconv.FormatInt(ev.GNO, 10)
+			gtid += tag + ":"
 		}
+		gtid += strconv.FormatInt(ev.GNO, 10)
 	}
 	s.begin(h, gtid)
 	s.pendingMySQL = g

@@ -33,6 +33,10 @@ func TestMySQLGTIDsAreTrackedWithoutTheDumpsSet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.beginMySQL(&replication.EventHeader{LogPos: 900, EventSize: 10}, &replication.GTIDEvent{SID: u[:], GNO: 10, Tag: mysql.NewTag("blue")})
+	if want := sid + ":blue:10"; s.txID != want {
+		t.Errorf("tagged transaction id %q, want %q", s.txID, want)
+	}
 	want := []string{sid + ":1-6", sid + ":1-7", sid + ":1-7", sid + ":1-7:9"}
 	if len(rec.commits) != len(want) {
 		t.Fatalf("%d commits, want %d", len(rec.commits), len(want))
