@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -69,13 +68,13 @@ type e2e struct {
 	start    string // FILE:POS before the workload
 	kafka    bool
 	topics   string // the Kafka topic prefix
-	logs     *lockedBuffer
+	logs     *testenv.Buffer
 }
 
 func newE2E(t *testing.T, kafka bool) *e2e {
 	t.Helper()
 	ctx := testenv.Context(t, time.Minute)
-	e := &e2e{t: t, src: testenv.Source(t), dst: testenv.Dest(t), kafka: kafka, logs: &lockedBuffer{}}
+	e := &e2e{t: t, src: testenv.Source(t), dst: testenv.Dest(t), kafka: kafka, logs: &testenv.Buffer{}}
 	e.srcDB = testenv.FreshDatabase(t, e.src)
 	e.dstDB = testenv.FreshDatabase(t, e.dst)
 	const table = "(id INT PRIMARY KEY, n BIGINT UNSIGNED, price DECIMAL(30,10), note VARCHAR(100), at DATETIME(6))"
@@ -491,24 +490,6 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockedBuffer collects the output of several processes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestIntegrationReloadUnderLoadLosesNothing(t *testing.T) {

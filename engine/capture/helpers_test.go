@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,24 +243,6 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 type testWriter struct{ t *testing.T }
-
-// lockedBuffer keeps what capture logs, for tests that look for a line.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -386,7 +386,7 @@ func cutConnection(t *testing.T, otherServer bool) {
 	}
 	execAll(ctx, t, db, stmts...)
 
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), nil))
 	c, err := New(Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schema + ".r"}, Logger: logger})
 	if err != nil {
