@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -327,6 +328,28 @@ func TestIntegrationMinimalMetadataChangeSinceTheStartIsAnError(t *testing.T) {
 				run(gtid, tt.tableMap, "binlog_row_metadata=FULL")
 			}
 		})
+	}
+}
+
+// TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported: a
+// cp1251 client's statement reaches the schema history as bytes, and a
+// column it names in Cyrillic may come out wrong; capture says so.
+func TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported(t *testing.T) {
+	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	schemaName := testenv.FreshDatabase(t, db)
+	from := currentPos(ctx, t, dsn)
+	execAll(ctx, t, db, "SET NAMES cp1251", "USE `"+schemaName+"`",
+		"CREATE TABLE t (id INT PRIMARY KEY, `\xe4\xe0` INT)", "INSERT INTO t VALUES (1, 2)")
+	var logs testenv.Buffer
+	rec := newRecorder()
+	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rec)
+	rec.waitFor(ctx, t, "the insert", func(evs []*event.Event) bool { return len(inserts(evs)) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if l := logs.String(); !strings.Contains(l, "may be misread") || !strings.Contains(l, "charset=cp1251") {
+		t.Errorf("no warning about the cp1251 statement in the log:\n%s", l)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -490,6 +491,12 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 		}
 		s.c.log.Warn("schema history: a DDL statement about no captured table could not be followed; tables it names are unknown from here on",
 			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "statement", schema.Abbreviate(q), "err", err)
+	}
+	if changed && !utf8.ValidString(q) {
+		// Its client's charset is one capture does not decode (statement).
+		cs, _ := s.cs.lookup(vars.clientCollation)
+		s.c.log.Warn("schema history: a DDL statement in a charset capture does not decode was read as bytes; column names and ENUM or SET labels in it that are not ASCII may be misread",
+			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "charset", cs.name, "statement", schema.Abbreviate(q))
 	}
 	if changed && s.c.opts.SchemaHistory != nil {
 		return saveHistory(ctx, s.c.opts.SchemaHistory, s.history)
