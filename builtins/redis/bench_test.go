@@ -25,7 +25,7 @@ const benchBatch = 500
 // batch's writes flushed as one pipeline, the SETs of which go as MSETs)
 // next to the ceilings the same run can reach with go-redis alone, keys and
 // values prepared in advance, on one connection: 500 SETs per pipeline, and
-// the same writes as MSETs of maxMSET keys. All report sets/s; the ratio to
+// the same writes as MSETs of maxMerge keys. All report sets/s; the ratio to
 // go-redis-mset is the module's overhead. Each also reports the Redis
 // server's own CPU per SET (INFO cpu, so only meaningful when nothing else
 // uses that Redis), which MSETs save on.
@@ -127,13 +127,13 @@ end}`, value, benchBatch)), opts)
 		done()
 	})
 
-	// What the module sends for a run of plain SETs: MSETs of maxMSET keys.
+	// What the module sends for a run of plain SETs: MSETs of maxMerge keys.
 	b.Run("go-redis-mset", func(b *testing.B) {
 		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
 		defer c.Close()
 		ctx := testenv.Context(b, 0)
 		var msets [][]any
-		for k := range slices.Chunk(keys, maxMSET) {
+		for k := range slices.Chunk(keys, maxMerge) {
 			args := []any{"MSET"}
 			for _, key := range k {
 				args = append(args, key, value)

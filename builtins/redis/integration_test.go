@@ -190,15 +190,15 @@ end}`), options(testSinks(addr), false))
 	}
 }
 
-// msetCalls is how many MSETs the server has run (INFO commandstats).
-func msetCalls(t *testing.T, raw *goredis.Client) int {
+// calls is how many times the server has run cmd (INFO commandstats).
+func calls(t *testing.T, raw *goredis.Client, cmd string) int {
 	t.Helper()
 	info, err := raw.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\r\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_mset:calls="); ok {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
 			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
 			return n
 		}
@@ -206,30 +206,38 @@ func msetCalls(t *testing.T, raw *goredis.Client) int {
 	return 0
 }
 
-func TestIntegrationRunsOfSetsGoAsMSETInOrder(t *testing.T) {
+func TestIntegrationRunsOfSetsAndOfDelsGoMergedInOrder(t *testing.T) {
 	addr, raw, prefix := realRedis(t)
 	ctx := testenv.Context(t, time.Minute)
 	l := luatest.LoadListener(t, prefixed(prefix, `local redis = require("redis")
 return {name = "sets", subscribe = {"shop.orders"}, handle = function(evs)
   redis.set(P .. "a", "1")
   redis.set(P .. "b", "1")
+  redis.set(P .. "x", "1")
+  redis.set(P .. "y", "1")
   redis.del(P .. "a")
+  redis.del(P .. "x", P .. "y")
+  redis.del(P .. "z")
   redis.set(P .. "c", "x", 60)
   redis.set(P .. "b", "3")
   redis.set(P .. "a", "4")
   redis.incr(P .. "n")
   redis.set(P .. "n", "10")
+  redis.set(P .. "y", "2")
 end}`), options(testSinks(addr), false))
-	before := msetCalls(t, raw)
+	msets, dels := calls(t, raw, "mset"), calls(t, raw, "del")
 	if err := l.Handle(ctx, 0, []*event.Event{orderEvent(1, 1, nil, "x")}); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if n := msetCalls(t, raw) - before; n < 2 {
+	if n := calls(t, raw, "mset") - msets; n < 2 {
 		t.Errorf("%d MSETs run, want the two runs of SETs sent as MSETs", n)
 	}
-	got := raw.MGet(ctx, prefix+"a", prefix+"b", prefix+"c", prefix+"n").Val()
-	if fmt.Sprint(got) != "[4 3 x 10]" {
-		t.Errorf("a, b, c, n = %v; want the writes applied in call order: [4 3 x 10]", got)
+	if n := calls(t, raw, "del") - dels; n != 1 {
+		t.Errorf("%d DELs run, want the run of three sent as one", n)
+	}
+	got := raw.MGet(ctx, prefix+"a", prefix+"b", prefix+"c", prefix+"n", prefix+"x", prefix+"y").Val()
+	if fmt.Sprint(got) != "[4 3 x 10 <nil> 2]" {
+		t.Errorf("a, b, c, n, x, y = %v; want the writes applied in call order: [4 3 x 10 <nil> 2]", got)
 	}
 	if ttl := raw.TTL(ctx, prefix+"c").Val(); ttl <= 0 || ttl > time.Minute {
 		t.Errorf("TTL of the SET with EX = %v", ttl)

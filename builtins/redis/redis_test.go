@@ -286,31 +286,34 @@ func TestNewClientChecksTheTopology(t *testing.T) {
 	}
 }
 
-func TestPipelineSendsRunsOfPlainSetsAsMSET(t *testing.T) {
+func TestPipelineMergesRunsOfSetsAndOfDels(t *testing.T) {
 	set := func(k string) op { return op{name: "set", cmd: []any{"SET", k, "v" + k}} }
 	setTTL := func(k string) op { return op{name: "set", cmd: []any{"SET", k, "v", "EX", 60}} }
-	del := func(k string) op { return op{name: "del", cmd: []any{"DEL", k}} }
+	del := func(k ...string) op { return op{name: "del", cmd: append([]any{"DEL"}, anys(k)...)} }
 	written := op{name: "write", cmd: []any{"SET", "w", "v"}} // redis.write("SET", ...)
-	many := make([]op, maxMSET+2)
+	many := make([]op, maxMerge+2)
 	for i := range many {
 		many[i] = set(fmt.Sprint(i))
 	}
+	mixed := []op{set("a"), set("b"), setTTL("c"), set("d"), del("a"), del("b", "c"), set("e"), set("f"), written, set("g"), del("x")}
 	tests := []struct {
-		name  string
-		ops   []op
-		merge bool
-		want  string
+		name        string
+		ops         []op
+		merge, mset bool
+		want        string
 	}{
-		{"runs merge, others break them", []op{set("a"), set("b"), setTTL("c"), set("d"), del("a"), set("e"), set("f"), written, set("g")}, true,
-			"[MSET a va b vb]1-2 [SET c v EX 60]3-3 [SET d vd]4-4 [DEL a]5-5 [MSET e ve f vf]6-7 [SET w v]8-8 [SET g vg]9-9"},
-		{"not on a cluster", []op{set("a"), set("b")}, false, "[SET a va]1-1 [SET b vb]2-2"},
-		{"a run longer than maxMSET is split", many, true,
-			fmt.Sprintf("[MSET and %d args]1-%d [MSET 256 v256 257 v257]%d-%d", 2*maxMSET, maxMSET, maxMSET+1, maxMSET+2)},
+		{"runs merge, others break them", mixed, true, true,
+			"[MSET a va b vb]1-2 [SET c v EX 60]3-3 [SET d vd]4-4 [DEL a b c]5-6 [MSET e ve f vf]7-8 [SET w v]9-9 [SET g vg]10-10 [DEL x]11-11"},
+		{"after a refused MSET, only DELs merge", mixed, true, false,
+			"[SET a va]1-1 [SET b vb]2-2 [SET c v EX 60]3-3 [SET d vd]4-4 [DEL a b c]5-6 [SET e ve]7-7 [SET f vf]8-8 [SET w v]9-9 [SET g vg]10-10 [DEL x]11-11"},
+		{"not on a cluster", []op{set("a"), set("b"), del("a"), del("b")}, false, true, "[SET a va]1-1 [SET b vb]2-2 [DEL a]3-3 [DEL b]4-4"},
+		{"a run longer than maxMerge is split", many, true, true,
+			fmt.Sprintf("[MSET and %d args]1-%d [MSET 256 v256 257 v257]%d-%d", 2*maxMerge, maxMerge, maxMerge+1, maxMerge+2)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var parts []string
-			for _, s := range (&writer{ops: tt.ops}).pipeline(tt.merge) {
+			for _, s := range (&writer{ops: tt.ops}).pipeline(tt.merge, tt.mset) {
 				cmd := fmt.Sprint(s.cmd)
 				if len(s.cmd) > 9 {
 					cmd = fmt.Sprintf("[%s and %d args]", s.cmd[0], len(s.cmd)-1)
@@ -324,10 +327,26 @@ func TestPipelineSendsRunsOfPlainSetsAsMSET(t *testing.T) {
 	}
 }
 
-func TestCommandErrorOfAnMSETNamesItsWrites(t *testing.T) {
-	e := &CommandError{Sink: "cache", Command: "MSET", Key: "item:1", Index: 3, Last: 258, Count: 500, Err: errors.New("NOPERM User u has no permissions to run the 'mset' command")}
-	want := "redis[cache] pipeline: MSET item:1: NOPERM User u has no permissions to run the 'mset' command (commands 3 to 258 of 500: SETs sent as one MSET)"
-	if e.Error() != want {
-		t.Errorf("got  %q\nwant %q", e.Error(), want)
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func TestCommandErrorOfAMergedCommandNamesItsWrites(t *testing.T) {
+	for _, tt := range []struct {
+		e    *CommandError
+		want string
+	}{
+		{&CommandError{Sink: "cache", Command: "MSET", Key: "item:1", Index: 3, Last: 258, Count: 500, Err: errors.New("NOPERM User u has no permissions to run the 'mset' command")},
+			"redis[cache] pipeline: MSET item:1: NOPERM User u has no permissions to run the 'mset' command (commands 3 to 258 of 500: SETs sent as one MSET)"},
+		{&CommandError{Sink: "cache", Command: "DEL", Key: "item:1", Index: 1, Last: 4, Count: 4, Err: errors.New("NOPERM No permissions to access a key")},
+			"redis[cache] pipeline: DEL item:1: NOPERM No permissions to access a key (commands 1 to 4 of 4: DELs sent as one DEL)"},
+	} {
+		if got := tt.e.Error(); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
 	}
 }
