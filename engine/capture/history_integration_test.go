@@ -468,6 +468,16 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		"CREATE TABLE demoted (id INT PRIMARY KEY, code INT NOT NULL, UNIQUE KEY (code))",
 		"ALTER TABLE demoted DROP PRIMARY KEY",
 		"CREATE TABLE nokey (a INT, b INT, UNIQUE KEY (a))",
+		// MariaDB's own syntax, comments as tools write them, generated and
+		// invisible columns (all in the row image), swaps by RENAME.
+		"/* migration 42 */ CREATE TABLE maria (id INT PRIMARY KEY, a INT, g INT AS (a + 1) VIRTUAL, s INT AS (a * 2) STORED, h INT) /*!50100 PARTITION BY HASH (id) PARTITIONS 2 */",
+		"ALTER TABLE maria ADD COLUMN IF NOT EXISTS b VARCHAR(4) AFTER a, ADD COLUMN IF NOT EXISTS a INT",
+		"ALTER ONLINE TABLE maria MODIFY COLUMN IF EXISTS b VARCHAR(8), DROP COLUMN IF EXISTS nope -- done",
+		"CREATE OR REPLACE TABLE swapped (x INT PRIMARY KEY)",
+		"CREATE OR REPLACE TABLE swapped (y BIGINT PRIMARY KEY, z TEXT)",
+		"CREATE TABLE r1 (id INT PRIMARY KEY)",
+		"CREATE TABLE r2 (id INT PRIMARY KEY, v INT)",
+		"RENAME TABLE r1 TO tmp_r, r2 TO r1, tmp_r TO r2",
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -490,7 +500,8 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"INSERT INTO later (a, c) VALUES (1, 'p')", "INSERT INTO uq VALUES (1, 1, 'x', 1)",
-		"INSERT INTO demoted VALUES (1, 1)", "INSERT INTO nokey VALUES (1, 1)"} {
+		"INSERT INTO demoted VALUES (1, 1)", "INSERT INTO nokey VALUES (1, 1)", "INSERT INTO maria (id, a, b) VALUES (1, 1, 'x')",
+		"INSERT INTO swapped VALUES (1, 'z')", "INSERT INTO r1 VALUES (1, 1)", "INSERT INTO r2 VALUES (1)"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -506,7 +517,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	defer c.Close()
 	cs := serverCharsets(ctx, t, c.db)
 
-	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey")
+	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey", "maria", "swapped", "r1", "r2")
 	for name, tm := range maps {
 		full, err := buildTable(tm, cs, mysql.MariaDBFlavor, nil)
 		if err != nil {
