@@ -34,18 +34,20 @@ type tableCreate uint8
 
 const (
 	notCreate tableCreate = iota
-	// definesTable: CREATE [OR REPLACE] TABLE t (...) [AS SELECT]; from
-	// here on the table's definition owes nothing to what it was before.
+	// definesTable: CREATE [OR REPLACE] TABLE t (...) [AS SELECT], or
+	// CREATE [OR REPLACE] SEQUENCE t (a table of fixed columns); from here
+	// on the table's definition owes nothing to what it was before.
 	definesTable
-	// createsIfMissing: CREATE TABLE IF NOT EXISTS, which changes nothing
-	// when the table exists, and the binlog does not say whether it did.
+	// createsIfMissing: CREATE TABLE or SEQUENCE IF NOT EXISTS, which
+	// changes nothing when the table exists, and the binlog does not say
+	// whether it did.
 	createsIfMissing
 	// copiesTable: CREATE TABLE t LIKE u, which takes u's definition of
 	// that moment.
 	copiesTable
 )
 
-// createOf tells what q does as a CREATE TABLE statement.
+// createOf tells what q does as a CREATE TABLE or SEQUENCE statement.
 func createOf(q string) tableCreate {
 	t := tokenizer{s: q}
 	if !strings.EqualFold(t.word(), "CREATE") {
@@ -54,6 +56,11 @@ func createOf(q string) tableCreate {
 	for {
 		switch strings.ToUpper(t.word()) {
 		case "OR", "REPLACE":
+		case "SEQUENCE":
+			if strings.EqualFold(t.peekWord(), "IF") {
+				return createsIfMissing
+			}
+			return definesTable
 		case "TABLE":
 			if strings.EqualFold(t.peekWord(), "IF") {
 				return createsIfMissing

@@ -353,6 +353,28 @@ func TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported(t *te
 	}
 }
 
+// TestIntegrationMinimalMetadataFollowsASequence: a MariaDB sequence is a
+// table whose row the binlog carries; created after the start, it neither
+// stops the start (the snapshot check) nor its rows (the history).
+func TestIntegrationMinimalMetadataFollowsASequence(t *testing.T) {
+	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	schemaName := testenv.FreshDatabase(t, db)
+	from := currentPos(ctx, t, dsn)
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "CREATE SEQUENCE s START WITH 10 NOCACHE", "SELECT NEXTVAL(s)", "SELECT NEXTVAL(s)")
+	rec := newRecorder()
+	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".*"}}, rec)
+	evs := rec.waitFor(ctx, t, "the row after two NEXTVALs", func(evs []*event.Event) bool {
+		return len(evs) > 0 && len(evs[len(evs)-1].After) > 0 && evs[len(evs)-1].After[0].Equal(event.IntValue(12))
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := columnsOf(evs[len(evs)-1]), "next_not_cached_value bigint,minimum_value bigint,maximum_value bigint,start_value bigint,increment bigint,cache_size bigint unsigned,cycle_option tinyint unsigned,cycle_count bigint"; got != want {
+		t.Errorf("columns %q, want %q", got, want)
+	}
+}
+
 // TestIntegrationMinimalMetadataChangeByALatin1ClientIsFound: the check of
 // the stretch before a snapshot reads table names in a latin1 client's
 // statements as the server does, or a change to `café` would pass unseen.
@@ -478,6 +500,9 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		"CREATE TABLE r1 (id INT PRIMARY KEY)",
 		"CREATE TABLE r2 (id INT PRIMARY KEY, v INT)",
 		"RENAME TABLE r1 TO tmp_r, r2 TO r1, tmp_r TO r2",
+		// A sequence is a table of fixed columns; without a cache every
+		// NEXTVAL writes its row.
+		"CREATE SEQUENCE seq NOCACHE",
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -501,7 +526,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	}
 	for _, q := range []string{"INSERT INTO later (a, c) VALUES (1, 'p')", "INSERT INTO uq VALUES (1, 1, 'x', 1)",
 		"INSERT INTO demoted VALUES (1, 1)", "INSERT INTO nokey VALUES (1, 1)", "INSERT INTO maria (id, a, b) VALUES (1, 1, 'x')",
-		"INSERT INTO swapped VALUES (1, 'z')", "INSERT INTO r1 VALUES (1, 1)", "INSERT INTO r2 VALUES (1)"} {
+		"INSERT INTO swapped VALUES (1, 'z')", "INSERT INTO r1 VALUES (1, 1)", "INSERT INTO r2 VALUES (1)", "SELECT NEXTVAL(seq)"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -517,7 +542,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	defer c.Close()
 	cs := serverCharsets(ctx, t, c.db)
 
-	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey", "maria", "swapped", "r1", "r2")
+	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey", "maria", "swapped", "r1", "r2", "seq")
 	for name, tm := range maps {
 		full, err := buildTable(tm, cs, mysql.MariaDBFlavor, nil)
 		if err != nil {
@@ -536,7 +561,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 			if !reflect.DeepEqual(tv.table.Columns, full.table.Columns) || !slices.Equal(tv.table.PK, full.table.PK) {
 				t.Errorf("%s from %s:\n%v pk %v\nFULL metadata:\n%v pk %v", name, from, tv.table.Columns, tv.table.PK, full.table.Columns, full.table.PK)
 			}
-			if len(full.table.PK) == 0 && name != "nokey" {
+			if len(full.table.PK) == 0 && name != "nokey" && name != "seq" {
 				t.Errorf("%s: FULL metadata reports no key; the test expects one", name)
 			}
 			if !reflect.DeepEqual(tv.cols, full.cols) {

@@ -32,6 +32,8 @@ func TestConflictInFindsChangesOfTablesThatExistedAtTheStart(t *testing.T) {
 		{"renamed into a captured name", []string{"RENAME TABLE other.t TO shop.t"}, "shop.t"},
 		{"a captured database dropped", []string{"DROP DATABASE shop"}, "shop.*"},
 		{"a database created", []string{"CREATE DATABASE shop2", "ALTER DATABASE shop CHARACTER SET utf8mb4"}, ""},
+		{"created as a sequence, then altered", []string{"CREATE SEQUENCE t", "ALTER SEQUENCE t RESTART WITH 5"}, ""},
+		{"a sequence created if missing, then dropped", []string{"CREATE SEQUENCE IF NOT EXISTS t", "DROP SEQUENCE t"}, "shop.t"},
 		{"a view", []string{"CREATE VIEW v AS SELECT 1"}, ""},
 		{"row changes", []string{"BEGIN", "COMMIT"}, ""},
 	}

@@ -283,6 +283,12 @@ func (a *applier) stmt(st ast.StmtNode) {
 		for _, t := range s.Tables {
 			a.drop(a.name(t))
 		}
+	case *ast.CreateSequenceStmt:
+		a.createSequence(s)
+	case *ast.DropSequenceStmt:
+		for _, t := range s.Sequences {
+			a.drop(a.name(t))
+		}
 	case *ast.DropIndexStmt:
 		a.alterKeys(s.Table, func(t *Table) (bool, error) { return dropIndex(t, s.IndexName), nil })
 	case *ast.CreateIndexStmt:
@@ -481,6 +487,30 @@ func (a *applier) createTable(s *ast.CreateTableStmt) {
 		}
 	}
 	a.put(n, t)
+}
+
+// sequenceColumns are the columns of every MariaDB sequence (its SHOW
+// CREATE TABLE): a sequence is a one-row table, and the binlog carries that
+// row when the sequence is created and when NEXTVAL refills its cache.
+var sequenceColumns = []Column{
+	{Name: "next_not_cached_value", Type: "bigint", NotNull: true},
+	{Name: "minimum_value", Type: "bigint", NotNull: true},
+	{Name: "maximum_value", Type: "bigint", NotNull: true},
+	{Name: "start_value", Type: "bigint", NotNull: true},
+	{Name: "increment", Type: "bigint", NotNull: true},
+	{Name: "cache_size", Type: "bigint", Unsigned: true, NotNull: true},
+	{Name: "cycle_option", Type: "tinyint", Unsigned: true, NotNull: true},
+	{Name: "cycle_count", Type: "bigint", NotNull: true},
+}
+
+// createSequence defines a sequence's table; ALTER SEQUENCE changes its
+// values, never its columns.
+func (a *applier) createSequence(s *ast.CreateSequenceStmt) {
+	n := a.name(s.Name)
+	if isSystemSchema(n.Schema) || s.IfNotExists && a.h.exists(a.h.key(n.Schema, n.Table)) {
+		return
+	}
+	a.put(n, &Table{Collation: a.h.dbCollation(n.Schema), Columns: slices.Clone(sequenceColumns)})
 }
 
 // alterKeys changes the keys of table tn (CREATE/DROP INDEX).

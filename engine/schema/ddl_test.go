@@ -108,6 +108,25 @@ func TestApplyFollowsDDL(t *testing.T) {
 				"j longtext /46, dt datetime, y year, bit1 bit, bo tinyint; pk(id) coll 45",
 		},
 		{
+			name:  "CREATE SEQUENCE defines a table of the sequence's columns",
+			stmts: []string{"CREATE SEQUENCE s START WITH 10 INCREMENT BY 2 NOCACHE"},
+			table: "db.s",
+			want: "next_not_cached_value bigint, minimum_value bigint, maximum_value bigint, start_value bigint, increment bigint, " +
+				"cache_size bigint unsigned, cycle_option tinyint unsigned, cycle_count bigint; pk() coll 45",
+		},
+		{
+			name:  "CREATE SEQUENCE IF NOT EXISTS keeps a table of that name",
+			stmts: []string{"CREATE TABLE s (a INT)", "CREATE SEQUENCE IF NOT EXISTS s"},
+			table: "db.s",
+			want:  "a int; pk() coll 45",
+		},
+		{
+			name:  "DROP SEQUENCE drops it",
+			stmts: []string{"CREATE SEQUENCE s", "DROP SEQUENCE IF EXISTS s"},
+			table: "db.s",
+			want:  "error: the schema history has table db.s dropped at mariadb-bin.000001:1200",
+		},
+		{
 			name:  "CREATE TABLE takes a composite PRIMARY KEY constraint and the table's charset",
 			stmts: []string{"CREATE TABLE t (a INT, b VARCHAR(3), c TEXT, CONSTRAINT pk PRIMARY KEY (b, a), UNIQUE KEY (c(3))) DEFAULT CHARSET=latin1"},
 			table: "db.t",
