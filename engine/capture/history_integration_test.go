@@ -492,7 +492,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		"CREATE TABLE nokey (a INT, b INT, UNIQUE KEY (a))",
 		// MariaDB's own syntax, comments as tools write them, generated and
 		// invisible columns (all in the row image), swaps by RENAME.
-		"/* migration 42 */ CREATE TABLE maria (id INT PRIMARY KEY, a INT, g INT AS (a + 1) VIRTUAL, s INT AS (a * 2) STORED, h INT) /*!50100 PARTITION BY HASH (id) PARTITIONS 2 */",
+		"/* migration 42 */ CREATE TABLE maria (id INT PRIMARY KEY, a INT, g INT AS (a + 1) VIRTUAL, s INT AS (a * 2) PERSISTENT, h INT INVISIBLE) /*!50100 PARTITION BY HASH (id) PARTITIONS 2 */",
 		"ALTER TABLE maria ADD COLUMN IF NOT EXISTS b VARCHAR(4) AFTER a, ADD COLUMN IF NOT EXISTS a INT",
 		"ALTER ONLINE TABLE maria MODIFY COLUMN IF EXISTS b VARCHAR(8), DROP COLUMN IF EXISTS nope -- done",
 		"CREATE OR REPLACE TABLE swapped (x INT PRIMARY KEY)",

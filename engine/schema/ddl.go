@@ -126,6 +126,7 @@ func (h *History) Apply(d DDL) (changed bool, err error) {
 func (h *History) parse(d DDL) ([]ast.StmtNode, error) {
 	q := reCreateOrReplace.ReplaceAllString(d.Query, "${1}CREATE ")
 	q = reAlterOnline.ReplaceAllString(q, "${1}ALTER ")
+	q = columnAttributes(q, d.SQLMode)
 	if !h.taught {
 		h.opts.Collations.TeachParser()
 		h.taught = true

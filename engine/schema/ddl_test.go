@@ -108,6 +108,12 @@ func TestApplyFollowsDDL(t *testing.T) {
 				"j longtext /46, dt datetime, y year, bit1 bit, bo tinyint; pk(id) coll 45",
 		},
 		{
+			name:  "MariaDB's PERSISTENT and INVISIBLE columns are columns",
+			stmts: []string{"CREATE TABLE t (a INT, s INT AS (a * 2) PERSISTENT, h INT INVISIBLE)", "ALTER TABLE t ADD COLUMN v VARCHAR(3) INVISIBLE"},
+			table: "db.t",
+			want:  "a int, s int, h int, v varchar /45; pk() coll 45",
+		},
+		{
 			name:  "CREATE SEQUENCE defines a table of the sequence's columns",
 			stmts: []string{"CREATE SEQUENCE s START WITH 10 INCREMENT BY 2 NOCACHE"},
 			table: "db.s",
@@ -562,5 +568,31 @@ func TestWrittenTablesNamesWhatAStatementMayChange(t *testing.T) {
 	}
 	if _, _, err := WrittenTables("INSERT INTO", "d", 0); err == nil {
 		t.Error("a statement that does not parse gave no error")
+	}
+}
+
+func TestColumnAttributesRewritesOnlyTheAttributes(t *testing.T) {
+	for _, tt := range []struct{ q, want string }{
+		{"CREATE TABLE t (a INT, s INT AS (a * 2) PERSISTENT, h INT INVISIBLE)", "CREATE TABLE t (a INT, s INT AS (a * 2) STORED, h INT )"},
+		{"ALTER TABLE t ADD COLUMN v VARCHAR(3) NOT NULL DEFAULT 'x' invisible COMMENT 'c'", "ALTER TABLE t ADD COLUMN v VARCHAR(3) NOT NULL DEFAULT 'x'  COMMENT 'c'"},
+		{"CREATE TABLE t (g INT GENERATED ALWAYS AS (1) persistent /* INVISIBLE */)", "CREATE TABLE t (g INT GENERATED ALWAYS AS (1) STORED /* INVISIBLE */)"},
+		{"CREATE TABLE t (a INT /*!100300 INVISIBLE */)", "CREATE TABLE t (a INT /*!100300  */)"},
+		// Names, not attributes.
+		{"CREATE TABLE invisible (invisible INT, persistent INT, KEY k (invisible), c INT COMMENT 'INVISIBLE')", ""},
+		{"ALTER TABLE db.invisible ADD COLUMN invisible INT AFTER persistent, RENAME COLUMN a TO invisible", ""},
+		{"CREATE TABLE t (a VARCHAR(9) DEFAULT 'it\\'s INVISIBLE', b INT) -- INVISIBLE", ""},
+	} {
+		want := tt.want
+		if want == "" {
+			want = tt.q
+		}
+		if got := columnAttributes(tt.q, 0); got != want {
+			t.Errorf("columnAttributes(%q)\n got  %q\n want %q", tt.q, got, want)
+		}
+	}
+	// Without backslash escapes, the backslash ends nothing: the quote after
+	// it closes the literal, and INVISIBLE after it is the attribute.
+	if got := columnAttributes(`CREATE TABLE t (a VARCHAR(9) DEFAULT '\' INVISIBLE)`, sqlModeNoBackslashEscapes); got != `CREATE TABLE t (a VARCHAR(9) DEFAULT '\' )` {
+		t.Errorf("with NO_BACKSLASH_ESCAPES: %q", got)
 	}
 }

@@ -1,0 +1,121 @@
+package schema
+
+import "strings"
+
+// columnAttributes rewrites two MariaDB column attributes the parser does
+// not know into what it reads the same way for a table definition:
+//
+//   - PERSISTENT, MariaDB's name for a STORED generated column, becomes
+//     STORED;
+//   - INVISIBLE is dropped: an invisible column is still a column of the
+//     table and of its row image, only SELECT * leaves it out.
+//
+// Both are told from an identifier of the same name by what comes before
+// them: PERSISTENT follows the parenthesis that closes the column's
+// expression, and INVISIBLE follows the type or another attribute, never
+// the '(' or ',' before a column name or a word such as COLUMN, CHANGE or
+// AFTER. Quoted text and comments are left alone (versioned comments are
+// read, as the server runs them). A guess gone wrong leaves a statement the
+// parser refuses, never one it reads otherwise.
+func columnAttributes(q string, sqlMode uint64) string {
+	type edit struct {
+		at, end int
+		with    string
+	}
+	var edits []edit
+	prev := "" // the last word or punctuation, upper case; "" at the start
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			// Backslashes escape in string literals only.
+			literal := c == '\'' || c == '"' && sqlMode&sqlModeANSIQuotes == 0
+			i = quotedEnd(q, i, literal && sqlMode&sqlModeNoBackslashEscapes == 0)
+			prev = "quoted"
+		case strings.HasPrefix(q[i:], "/*!"), strings.HasPrefix(q[i:], "/*M!"):
+			i += 2
+			for i < len(q) && (q[i] == '!' || q[i] == 'M' || q[i] >= '0' && q[i] <= '9') {
+				i++
+			}
+		case strings.HasPrefix(q[i:], "/*"):
+			if end := strings.Index(q[i+2:], "*/"); end >= 0 {
+				i += 2 + end + 2
+			} else {
+				i = len(q)
+			}
+		case strings.HasPrefix(q[i:], "*/"):
+			i += 2 // the end of a versioned comment
+		case strings.HasPrefix(q[i:], "-- ") || c == '#':
+			if end := strings.IndexByte(q[i:], '\n'); end >= 0 {
+				i += end
+			} else {
+				i = len(q)
+			}
+		case isWordByte(c):
+			start := i
+			for i < len(q) && isWordByte(q[i]) {
+				i++
+			}
+			w := strings.ToUpper(q[start:i])
+			switch {
+			case w == "PERSISTENT" && prev == ")":
+				edits = append(edits, edit{start, i, "STORED"})
+			case w == "INVISIBLE" && !beforeColumnName[prev]:
+				edits = append(edits, edit{start, i, ""})
+			}
+			prev = w
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			i++
+		default:
+			prev = string(c)
+			i++
+		}
+	}
+	if len(edits) == 0 {
+		return q
+	}
+	var b strings.Builder
+	last := 0
+	for _, e := range edits {
+		b.WriteString(q[last:e.at])
+		b.WriteString(e.with)
+		last = e.end
+	}
+	b.WriteString(q[last:])
+	return b.String()
+}
+
+// beforeColumnName holds what may come right before a name (of a column,
+// table, key, ...), where INVISIBLE is that name and not the attribute.
+var beforeColumnName = map[string]bool{
+	"": true, "(": true, ",": true, ".": true, "=": true,
+	"COLUMN": true, "ADD": true, "DROP": true, "MODIFY": true, "CHANGE": true, "ALTER": true, "RENAME": true,
+	"AFTER": true, "TO": true, "AS": true, "BY": true, "KEY": true, "INDEX": true, "SET": true,
+	"TABLE": true, "TABLES": true, "EXISTS": true, "LIKE": true, "REFERENCES": true, "ON": true,
+	"INTO": true, "FROM": true, "JOIN": true, "DATABASE": true, "SCHEMA": true, "VIEW": true,
+	"SEQUENCE": true, "CONSTRAINT": true, "PARTITION": true, "CHECK": true,
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= 0x80 || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// quotedEnd returns the index after the quoted text that starts at q[i]:
+// its quote doubled stands for itself, and with backslashEscapes a
+// backslash escapes the next byte.
+func quotedEnd(q string, i int, backslashEscapes bool) int {
+	quote := q[i]
+	for i++; i < len(q); i++ {
+		switch {
+		case q[i] == '\\' && backslashEscapes:
+			i++
+		case q[i] == quote:
+			if i+1 < len(q) && q[i+1] == quote {
+				i++
+				continue
+			}
+			return i + 1
+		}
+	}
+	return len(q)
+}
