@@ -580,6 +580,7 @@ func TestColumnAttributesRewritesOnlyTheAttributes(t *testing.T) {
 		// Names, not attributes.
 		{"CREATE TABLE invisible (invisible INT, persistent INT, KEY k (invisible), c INT COMMENT 'INVISIBLE')", ""},
 		{"ALTER TABLE db.invisible ADD COLUMN invisible INT AFTER persistent, RENAME COLUMN a TO invisible", ""},
+		{"ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT INVISIBLE", "ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT "},
 		{"CREATE TABLE t (a VARCHAR(9) DEFAULT 'it\\'s INVISIBLE', b INT) -- INVISIBLE", ""},
 	} {
 		want := tt.want

@@ -13,10 +13,11 @@ import "strings"
 // Both are told from an identifier of the same name by what comes before
 // them: PERSISTENT follows the parenthesis that closes the column's
 // expression, and INVISIBLE follows the type or another attribute, never
-// the '(' or ',' before a column name or a word such as COLUMN, CHANGE or
-// AFTER. Quoted text and comments are left alone (versioned comments are
-// read, as the server runs them). A guess gone wrong leaves a statement the
-// parser refuses, never one it reads otherwise.
+// the '(' or ',' before a column name, a word such as COLUMN or AFTER, or
+// the two names after CHANGE. Quoted text and comments are left alone
+// (versioned comments are read, as the server runs them). A guess gone
+// wrong leaves a statement the parser refuses, never one it reads
+// otherwise.
 func columnAttributes(q string, sqlMode uint64) string {
 	type edit struct {
 		at, end int
@@ -24,6 +25,7 @@ func columnAttributes(q string, sqlMode uint64) string {
 	}
 	var edits []edit
 	prev := "" // the last word or punctuation, upper case; "" at the start
+	names := 0 // words still to come that are names: CHANGE old new
 	for i := 0; i < len(q); {
 		c := q[i]
 		switch {
@@ -58,6 +60,10 @@ func columnAttributes(q string, sqlMode uint64) string {
 			}
 			w := strings.ToUpper(q[start:i])
 			switch {
+			case w == "CHANGE":
+				names = 2
+			case names > 0 && w != "COLUMN" && w != "IF" && w != "EXISTS":
+				names--
 			case w == "PERSISTENT" && prev == ")":
 				edits = append(edits, edit{start, i, "STORED"})
 			case w == "INVISIBLE" && !beforeColumnName[prev]:
