@@ -3,7 +3,6 @@ package schema
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -81,13 +80,6 @@ const (
 	sqlModeNoBackslashEscapes = 1 << 20
 )
 
-// MariaDB spellings the parser does not know, rewritten to ones it does
-// with the same effect on table definitions.
-var (
-	reCreateOrReplace = regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*)CREATE\s+OR\s+REPLACE\s+`)
-	reAlterOnline     = regexp.MustCompile(`(?is)^(\s*(?:/\*.*?\*/\s*)*)ALTER\s+ONLINE\s+`)
-)
-
 // isSystemSchema reports whether schema is one of the server's own, whose
 // tables the History does not track.
 func isSystemSchema(schema string) bool {
@@ -124,9 +116,7 @@ func (h *History) Apply(d DDL) (changed bool, err error) {
 }
 
 func (h *History) parse(d DDL) ([]ast.StmtNode, error) {
-	q := reCreateOrReplace.ReplaceAllString(d.Query, "${1}CREATE ")
-	q = reAlterOnline.ReplaceAllString(q, "${1}ALTER ")
-	q = columnAttributes(q, d.SQLMode)
+	q := mariadbSpellings(d.Query, d.SQLMode)
 	if !h.taught {
 		h.opts.Collations.TeachParser()
 		h.taught = true

@@ -571,12 +571,15 @@ func TestWrittenTablesNamesWhatAStatementMayChange(t *testing.T) {
 	}
 }
 
-func TestColumnAttributesRewritesOnlyTheAttributes(t *testing.T) {
+func TestMariadbSpellingsRewritesOnlyTheSpellings(t *testing.T) {
 	for _, tt := range []struct{ q, want string }{
 		{"CREATE TABLE t (a INT, s INT AS (a * 2) PERSISTENT, h INT INVISIBLE)", "CREATE TABLE t (a INT, s INT AS (a * 2) STORED, h INT )"},
 		{"ALTER TABLE t ADD COLUMN v VARCHAR(3) NOT NULL DEFAULT 'x' invisible COMMENT 'c'", "ALTER TABLE t ADD COLUMN v VARCHAR(3) NOT NULL DEFAULT 'x'  COMMENT 'c'"},
 		{"CREATE TABLE t (g INT GENERATED ALWAYS AS (1) persistent /* INVISIBLE */)", "CREATE TABLE t (g INT GENERATED ALWAYS AS (1) STORED /* INVISIBLE */)"},
 		{"CREATE TABLE t (a INT /*!100300 INVISIBLE */)", "CREATE TABLE t (a INT /*!100300  */)"},
+		{"/* by a tool */ CREATE OR REPLACE TABLE t (a INT); create or replace sequence s", "/* by a tool */ CREATE  TABLE t (a INT); create  sequence s"},
+		{"ALTER ONLINE TABLE t ADD b INT", "ALTER  TABLE t ADD b INT"},
+		{"CREATE TABLE `or` (replace INT)", ""},
 		// Names, not attributes.
 		{"CREATE TABLE invisible (invisible INT, persistent INT, KEY k (invisible), c INT COMMENT 'INVISIBLE')", ""},
 		{"ALTER TABLE db.invisible ADD COLUMN invisible INT AFTER persistent, RENAME COLUMN a TO invisible", ""},
@@ -587,13 +590,13 @@ func TestColumnAttributesRewritesOnlyTheAttributes(t *testing.T) {
 		if want == "" {
 			want = tt.q
 		}
-		if got := columnAttributes(tt.q, 0); got != want {
-			t.Errorf("columnAttributes(%q)\n got  %q\n want %q", tt.q, got, want)
+		if got := mariadbSpellings(tt.q, 0); got != want {
+			t.Errorf("mariadbSpellings(%q)\n got  %q\n want %q", tt.q, got, want)
 		}
 	}
 	// Without backslash escapes, the backslash ends nothing: the quote after
 	// it closes the literal, and INVISIBLE after it is the attribute.
-	if got := columnAttributes(`CREATE TABLE t (a VARCHAR(9) DEFAULT '\' INVISIBLE)`, sqlModeNoBackslashEscapes); got != `CREATE TABLE t (a VARCHAR(9) DEFAULT '\' )` {
+	if got := mariadbSpellings(`CREATE TABLE t (a VARCHAR(9) DEFAULT '\' INVISIBLE)`, sqlModeNoBackslashEscapes); got != `CREATE TABLE t (a VARCHAR(9) DEFAULT '\' )` {
 		t.Errorf("with NO_BACKSLASH_ESCAPES: %q", got)
 	}
 }

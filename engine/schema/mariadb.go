@@ -2,23 +2,25 @@ package schema
 
 import "strings"
 
-// columnAttributes rewrites two MariaDB column attributes the parser does
-// not know into what it reads the same way for a table definition:
+// mariadbSpellings rewrites the MariaDB spellings the parser does not know
+// into ones it reads the same way for a table definition:
 //
+//   - CREATE OR REPLACE becomes CREATE (a definition replaces the one
+//     before either way), and ALTER ONLINE becomes ALTER;
 //   - PERSISTENT, MariaDB's name for a STORED generated column, becomes
 //     STORED;
 //   - INVISIBLE is dropped: an invisible column is still a column of the
 //     table and of its row image, only SELECT * leaves it out.
 //
-// Both are told from an identifier of the same name by what comes before
-// them: PERSISTENT follows the parenthesis that closes the column's
-// expression, and INVISIBLE follows the type or another attribute, never
-// the '(' or ',' before a column name, a word such as COLUMN or AFTER, or
-// the two names after CHANGE. Quoted text and comments are left alone
-// (versioned comments are read, as the server runs them). A guess gone
-// wrong leaves a statement the parser refuses, never one it reads
+// The attributes are told from an identifier of the same name by what
+// comes before them: PERSISTENT follows the parenthesis that closes the
+// column's expression, and INVISIBLE follows the type or another attribute,
+// never the '(' or ',' before a column name, a word such as COLUMN or
+// AFTER, or the two names after CHANGE. Quoted text and comments are left
+// alone (versioned comments are read, as the server runs them). A guess
+// gone wrong leaves a statement the parser refuses, never one it reads
 // otherwise.
-func columnAttributes(q string, sqlMode uint64) string {
+func mariadbSpellings(q string, sqlMode uint64) string {
 	type edit struct {
 		at, end int
 		with    string
@@ -26,6 +28,8 @@ func columnAttributes(q string, sqlMode uint64) string {
 	var edits []edit
 	prev := "" // the last word or punctuation, upper case; "" at the start
 	names := 0 // words still to come that are names: CHANGE old new
+	n := 0     // words of the statement so far
+	first, orAt := "", 0
 	for i := 0; i < len(q); {
 		c := q[i]
 		switch {
@@ -59,7 +63,16 @@ func columnAttributes(q string, sqlMode uint64) string {
 				i++
 			}
 			w := strings.ToUpper(q[start:i])
+			n++
 			switch {
+			case n == 1:
+				first = w
+			case n == 2 && first == "CREATE" && w == "OR":
+				orAt = start
+			case n == 3 && orAt > 0 && w == "REPLACE":
+				edits = append(edits, edit{orAt, i, ""})
+			case n == 2 && first == "ALTER" && w == "ONLINE":
+				edits = append(edits, edit{start, i, ""})
 			case w == "CHANGE":
 				names = 2
 			case names > 0 && w != "COLUMN" && w != "IF" && w != "EXISTS":
@@ -73,6 +86,9 @@ func columnAttributes(q string, sqlMode uint64) string {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			i++
 		default:
+			if c == ';' { // the next statement starts
+				n, orAt = 0, 0
+			}
 			prev = string(c)
 			i++
 		}
