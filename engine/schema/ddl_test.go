@@ -114,6 +114,12 @@ func TestApplyFollowsDDL(t *testing.T) {
 			want:  "a int, s int, h int, v varchar /45; pk() coll 45",
 		},
 		{
+			name:  "MySQL's invisible indexes change no column",
+			stmts: []string{"CREATE TABLE t (a INT, b INT, INDEX i (a) INVISIBLE)", "ALTER TABLE t ALTER INDEX i VISIBLE, ALTER INDEX i INVISIBLE"},
+			table: "db.t",
+			want:  "a int, b int; pk() coll 45",
+		},
+		{
 			name:  "CREATE SEQUENCE defines a table of the sequence's columns",
 			stmts: []string{"CREATE SEQUENCE s START WITH 10 INCREMENT BY 2 NOCACHE"},
 			table: "db.s",
@@ -585,6 +591,7 @@ func TestMariadbSpellingsRewritesOnlyTheSpellings(t *testing.T) {
 		{"ALTER TABLE db.invisible ADD COLUMN invisible INT AFTER persistent, RENAME COLUMN a TO invisible", ""},
 		{"ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT INVISIBLE", "ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT "},
 		{"CREATE TABLE t (a VARCHAR(9) DEFAULT 'it\\'s INVISIBLE', b INT) -- INVISIBLE", ""},
+		{"ALTER TABLE t ALTER INDEX i INVISIBLE, ALTER INDEX `j` INVISIBLE", ""}, // MySQL's, which the parser reads
 	} {
 		want := tt.want
 		if want == "" {

@@ -26,9 +26,9 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 		with    string
 	}
 	var edits []edit
-	prev := "" // the last word or punctuation, upper case; "" at the start
-	names := 0 // words still to come that are names: CHANGE old new
-	n := 0     // words of the statement so far
+	prev, prev2 := "", "" // the last two words or punctuation, upper case
+	names := 0            // words still to come that are names: CHANGE old new
+	n := 0                // words of the statement so far
 	first, orAt := "", 0
 	for i := 0; i < len(q); {
 		c := q[i]
@@ -37,7 +37,7 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 			// Backslashes escape in string literals only.
 			literal := c == '\'' || c == '"' && sqlMode&sqlModeANSIQuotes == 0
 			i = quotedEnd(q, i, literal && sqlMode&sqlModeNoBackslashEscapes == 0)
-			prev = "quoted"
+			prev, prev2 = "quoted", prev
 		case strings.HasPrefix(q[i:], "/*!"), strings.HasPrefix(q[i:], "/*M!"):
 			i += 2
 			for i < len(q) && (q[i] == '!' || q[i] == 'M' || q[i] >= '0' && q[i] <= '9') {
@@ -79,17 +79,19 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 				names--
 			case w == "PERSISTENT" && prev == ")":
 				edits = append(edits, edit{start, i, "STORED"})
-			case w == "INVISIBLE" && !beforeColumnName[prev]:
+			case w == "INVISIBLE" && !beforeColumnName[prev] && prev2 != "INDEX" && prev2 != "KEY":
+				// After INDEX name it is MySQL's index visibility,
+				// which the parser reads.
 				edits = append(edits, edit{start, i, ""})
 			}
-			prev = w
+			prev, prev2 = w, prev
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			i++
 		default:
 			if c == ';' { // the next statement starts
 				n, orAt = 0, 0
 			}
-			prev = string(c)
+			prev, prev2 = string(c), prev
 			i++
 		}
 	}
