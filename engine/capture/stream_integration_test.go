@@ -648,30 +648,9 @@ func TestIntegrationEachTransactionIsCommittedWhereItEnds(t *testing.T) {
 // not take that is nothing to it, for a captured one it is an error that
 // names the table, since the binlog does not say which rows changed.
 func TestIntegrationARowChangeWrittenAsAStatementStopsCapture(t *testing.T) {
-	ctx := testenv.Context(t, time.Minute)
-	db := testenv.Source(t)
-	schema, from := idTables(ctx, t, db, "a", "b")
-	q := "`" + schema + "`."
-	rec := newRecorder()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1)
-	opts := Options{DSN: sourceDSN(t), ServerID: testServerID(), Start: from, Include: []string{schema + ".a"}, Logger: quietLogger()}
-	go func() { errc <- Run(runCtx, opts, rec) }()
-
-	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO "+q+"b VALUES (1)",
-		"SET SESSION binlog_format = 'ROW'", "INSERT INTO "+q+"a VALUES (1)")
-	rec.waitFor(ctx, t, "the row insert after the statement on b", func(evs []*event.Event) bool { return len(evs) == 1 })
-	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO "+q+"a VALUES (2)")
-	select {
-	case err := <-errc:
-		if err == nil || !strings.Contains(err.Error(), schema+".a at ") || !strings.Contains(err.Error(), "as an SQL statement") {
-			t.Fatalf("capture ended with %v, want an error naming %s.a and the statement", err, schema)
-		}
-		t.Log(err)
-	case <-ctx.Done():
-		t.Fatal("capture went on past a row change it cannot see")
-	}
+	statementWriteStopsCapture(t, "as an SQL statement", func(string) {}, func(schema, table string) string {
+		return "INSERT INTO `" + schema + "`." + table + " VALUES (2)"
+	})
 }
 
 // TestIntegrationLoadDataWrittenAsAStatementStopsCapture: LOAD DATA in a
@@ -679,13 +658,25 @@ func TestIntegrationARowChangeWrittenAsAStatementStopsCapture(t *testing.T) {
 // the statement, not as rows. Into a table capture does not take it is
 // nothing to it; into a captured one it is an error naming the table.
 func TestIntegrationLoadDataWrittenAsAStatementStopsCapture(t *testing.T) {
+	statementWriteStopsCapture(t, "LOAD DATA", func(schema string) {
+		gomysql.RegisterReaderHandler(schema, func() io.Reader { return strings.NewReader("7\n8\n") })
+		t.Cleanup(func() { gomysql.DeregisterReaderHandler(schema) })
+	}, func(schema, table string) string {
+		return "LOAD DATA LOCAL INFILE 'Reader::" + schema + "' INTO TABLE `" + schema + "`." + table
+	})
+}
+
+// statementWriteStopsCapture captures table a of a fresh database, then
+// runs write(schema, "b") and write(schema, "a") in a session with binlog_format=STATEMENT,
+// with a row insert into a between them: the first must pass, the second
+// stop capture with an error naming a and saying want. prepare gets the
+// database's name first.
+func statementWriteStopsCapture(t *testing.T, want string, prepare func(schema string), write func(schema, table string) string) {
 	ctx := testenv.Context(t, time.Minute)
 	db := testenv.Source(t)
 	schema, from := idTables(ctx, t, db, "a", "b")
+	prepare(schema)
 	q := "`" + schema + "`."
-	gomysql.RegisterReaderHandler(schema, func() io.Reader { return strings.NewReader("7\n8\n") })
-	defer gomysql.DeregisterReaderHandler(schema)
-	load := "LOAD DATA LOCAL INFILE 'Reader::" + schema + "' INTO TABLE "
 	rec := newRecorder()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -693,14 +684,14 @@ func TestIntegrationLoadDataWrittenAsAStatementStopsCapture(t *testing.T) {
 	opts := Options{DSN: sourceDSN(t), ServerID: testServerID(), Start: from, Include: []string{schema + ".a"}, Logger: quietLogger()}
 	go func() { errc <- Run(runCtx, opts, rec) }()
 
-	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", load+q+"b",
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", write(schema, "b"),
 		"SET SESSION binlog_format = 'ROW'", "INSERT INTO "+q+"a VALUES (1)")
-	rec.waitFor(ctx, t, "the row insert after LOAD DATA into b", func(evs []*event.Event) bool { return len(evs) == 1 })
-	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", load+q+"a")
+	rec.waitFor(ctx, t, "the row insert after the statement on b", func(evs []*event.Event) bool { return len(evs) == 1 })
+	execAll(ctx, t, db, "SET SESSION binlog_format = 'STATEMENT'", write(schema, "a"))
 	select {
 	case err := <-errc:
-		if err == nil || !strings.Contains(err.Error(), schema+".a at ") || !strings.Contains(err.Error(), "LOAD DATA") {
-			t.Fatalf("capture ended with %v, want an error naming %s.a and the LOAD DATA", err, schema)
+		if err == nil || !strings.Contains(err.Error(), schema+".a at ") || !strings.Contains(err.Error(), want) {
+			t.Fatalf("capture ended with %v, want an error naming %s.a and saying %q", err, schema, want)
 		}
 		t.Log(err)
 	case <-ctx.Done():
