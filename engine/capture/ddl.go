@@ -54,16 +54,14 @@ func createOf(q string) tableCreate {
 		return notCreate
 	}
 	for {
-		switch strings.ToUpper(t.word()) {
+		switch w := strings.ToUpper(t.word()); w {
 		case "OR", "REPLACE":
-		case "SEQUENCE":
+		case "TABLE", "SEQUENCE":
 			if strings.EqualFold(t.peekWord(), "IF") {
 				return createsIfMissing
 			}
-			return definesTable
-		case "TABLE":
-			if strings.EqualFold(t.peekWord(), "IF") {
-				return createsIfMissing
+			if w == "SEQUENCE" {
+				return definesTable
 			}
 			t.qualified("")
 			t.skipSpace()
