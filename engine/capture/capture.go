@@ -172,14 +172,14 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	// Statements capture parses (DDL, statement-written row changes) may
 	// name any of the server's charsets and collations.
 	server.Collations.TeachParser()
-	cs := charsets{server.Collations}
+	cs := newCharsets(server.Collations, c.db)
 	start, err := c.resolveStart(ctx)
 	if err != nil {
 		return err
 	}
 	var history *schema.History
 	if !binlog.fullMetadata {
-		if history, err = c.openHistory(ctx, server, start); err != nil {
+		if history, err = c.openHistory(ctx, server, cs, start); err != nil {
 			return err
 		}
 	}
@@ -301,8 +301,8 @@ func checkVariables(vars map[string]string) (binlogSettings, error) {
 // openHistory returns the schema history in force at start: the saved one
 // rewound to start when it reaches that far, else a snapshot of
 // information_schema taken now and recorded at start (and saved). opts are
-// the server's (schema.ServerOptions).
-func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, start startPos) (*schema.History, error) {
+// the server's (schema.ServerOptions), cs its charsets.
+func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, cs charsets, start startPos) (*schema.History, error) {
 	at := schema.Pos{File: start.file, Pos: start.pos}
 	store := c.opts.SchemaHistory
 	if store != nil && start.file != "" {
@@ -315,7 +315,7 @@ func (c *Capturer) openHistory(ctx context.Context, opts schema.Options, start s
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema of %s: %w", c.opts.DSN, err)
 	}
-	if err := c.checkSnapshot(ctx, start, charsets{opts.Collations}); err != nil {
+	if err := c.checkSnapshot(ctx, start, cs); err != nil {
 		return nil, err
 	}
 	c.log.Info("schema history: took a snapshot of information_schema as the schema at the start position; no DDL since changed a captured table",

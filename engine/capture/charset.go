@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"context"
+	"database/sql"
 	"unicode/utf8"
 	"unsafe"
 
@@ -19,8 +21,8 @@ const (
 	textBinary
 	// textLatin1 is MariaDB's and MySQL's latin1, which is Windows-1252.
 	textLatin1
-	// textOther is any other charset: carried as bytes, because decoding
-	// it would need tables this package does not have.
+	// textOther is any other charset: decoded by the server's table of it
+	// (texttable.go) when it has one, else carried as bytes.
 	textOther
 )
 
@@ -61,8 +63,18 @@ var builtinCharsets = func() map[uint64]charset {
 }()
 
 // charsets maps collation ids to charsets: the server's (nil in unit
-// tests), then builtinCharsets.
-type charsets struct{ server *schema.Collations }
+// tests), then builtinCharsets; and it decodes text of charsets other than
+// UTF-8 and latin1 by the server's tables (texttable.go).
+type charsets struct {
+	server *schema.Collations
+	text   *textTables
+}
+
+// newCharsets returns the charsets of a server's collations, with db to
+// read the server's conversion tables (nil: such text stays bytes).
+func newCharsets(server *schema.Collations, db *sql.DB) charsets {
+	return charsets{server: server, text: &textTables{db: db}}
+}
 
 func (cs charsets) lookup(id uint64) (charset, bool) {
 	if cs.server != nil {
@@ -76,18 +88,50 @@ func (cs charsets) lookup(id uint64) (charset, bool) {
 	return c, ok
 }
 
-// statement is a QUERY event's statement as text, with its status
-// variables. The text is decoded when the session's character_set_client
-// is latin1, so that an identifier, ENUM label or comment written by a
-// latin1 client reads as the server means it (in the schema history and in
-// ddl events); it is as logged otherwise (UTF-8 clients, and charsets
-// capture does not decode).
-func (cs charsets) statement(ev *replication.QueryEvent) (string, statusVars) {
-	vars := queryStatus(ev.StatusVars)
-	if c, ok := cs.lookup(vars.clientCollation); ok && textKindOf(c.name) == textLatin1 {
-		return latin1ToUTF8(ev.Query), vars
+// prepare reads the conversion tables of the charsets of collations ids
+// that text will be decoded in, as toUTF8 and textTable need.
+func (cs charsets) prepare(ctx context.Context, ids ...uint64) error {
+	var need []charset
+	for _, id := range ids {
+		if c, ok := cs.lookup(id); ok && tabled(c.name) {
+			need = append(need, c)
+		}
 	}
-	return string(ev.Query), vars
+	return cs.text.prepare(ctx, need...)
+}
+
+// toUTF8 decodes text of charset name, one that is not UTF-8; ok is false
+// when capture has no way to (a charset it does not decode, a table not
+// prepared) or b is not text the server converts.
+func (cs charsets) toUTF8(name string, b []byte) (s string, ok bool) {
+	if textKindOf(name) == textLatin1 {
+		return latin1ToUTF8(b), true
+	}
+	if t := cs.text.get(name); t != nil {
+		return t.decode(b)
+	}
+	return "", false
+}
+
+// statement is a QUERY event's statement as text, with its status
+// variables. The text is decoded from the session's character_set_client,
+// so that an identifier, ENUM label or comment written by a latin1, cp1251
+// or gbk client reads as the server means it (in the schema history and in
+// ddl events); it is as logged when it is not text of that charset, and
+// for charsets capture does not decode.
+func (cs charsets) statement(ctx context.Context, ev *replication.QueryEvent) (string, statusVars, error) {
+	vars := queryStatus(ev.StatusVars)
+	c, ok := cs.lookup(vars.clientCollation)
+	if !ok || textKindOf(c.name) == textUTF8 {
+		return string(ev.Query), vars, nil
+	}
+	if err := cs.prepare(ctx, vars.clientCollation); err != nil {
+		return "", vars, err
+	}
+	if s, ok := cs.toUTF8(c.name, ev.Query); ok {
+		return s, vars, nil
+	}
+	return string(ev.Query), vars, nil
 }
 
 func textKindOf(name string) textKind {

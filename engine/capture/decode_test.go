@@ -168,6 +168,43 @@ func TestLatin1IsDecodedAsWindows1252(t *testing.T) {
 	}
 }
 
+// TestTextTableDecodesByTheLongestCharacter uses a made-up two-byte
+// charset: ASCII, the single-byte character 0xA1 (as sjis has), the
+// two-byte character 0x81 0x40, and 0x81 alone as no character.
+func TestTextTableDecodesByTheLongestCharacter(t *testing.T) {
+	tbl := &textTable{double: make([]rune, 128<<8), ascii: true}
+	for i := range tbl.single {
+		tbl.single[i] = noRune
+		if i < 0x80 {
+			tbl.single[i] = rune(i)
+		}
+	}
+	for i := range tbl.double {
+		tbl.double[i] = noRune
+	}
+	tbl.single[0xA1] = '｡'
+	tbl.double[0x0140] = '中'
+	tests := []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"", "", true},
+		{"plain", "plain", true},
+		{"a\x81\x40b", "a中b", true},
+		{"\xa1\x81\x40\xa1", "｡中｡", true},
+		{"\x81\x40\x81", "", false}, // a lead byte at the end
+		{"\x81a", "", false},        // a lead byte before no trail byte
+		{"\xa2", "", false},         // no character
+	}
+	for _, tt := range tests {
+		got, ok := tbl.decode([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("decode %q = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestStringMetaSplitsRealTypeAndLength(t *testing.T) {
 	tests := []struct {
 		meta   uint16

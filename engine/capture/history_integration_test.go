@@ -117,53 +117,76 @@ func TestIntegrationMinimalMetadataEventsCarryTheSchemaOfTheirTime(t *testing.T)
 	}
 }
 
-// TestIntegrationALatin1ClientsStatementsReadAsTheServerMeansThem: a
-// session with SET NAMES latin1 sends its statements in latin1, and the
-// binlog keeps those bytes. On both servers the ddl events carry the
+// TestIntegrationClientsStatementsReadAsTheServerMeansThem: a session
+// with SET NAMES latin1 or gbk sends its statements in that charset, and
+// the binlog keeps those bytes. On both servers the ddl events carry the
 // statement as text; with MINIMAL metadata the schema history must also
 // read a column name and an ENUM label as the server stored them (é, not a
-// latin1 byte or a question mark).
-func TestIntegrationALatin1ClientsStatementsReadAsTheServerMeansThem(t *testing.T) {
+// latin1 byte or a question mark). The gbk ENUM also has its labels in the
+// table map in gbk, which FULL metadata decodes.
+func TestIntegrationClientsStatementsReadAsTheServerMeansThem(t *testing.T) {
 	servers := []struct {
 		name string
 		dsn  func(testing.TB) config.MySQLDSN
 		db   func(testing.TB) *sql.DB
 	}{{"full metadata", testenv.SourceMySQL, testenv.Source}, {"minimal metadata", testenv.MinimalMySQL, testenv.Minimal}}
+	clients := []struct {
+		charset string
+		stmts   []string // in the client's charset
+		ddl     []string // as the ddl events must carry them
+		columns string
+		values  []event.Value
+	}{{
+		charset: "latin1",
+		stmts: []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('caf\xe9', 'th\xe9')) COMMENT 'na\xefve'",
+			"ALTER TABLE t ADD COLUMN `d\xe9j\xe0` VARCHAR(10) CHARACTER SET latin1",
+			"INSERT INTO t VALUES (1, 'caf\xe9', 'd\xe9j\xe0')"},
+		ddl: []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('café', 'thé')) COMMENT 'naïve'",
+			"ALTER TABLE t ADD COLUMN `déjà` VARCHAR(10) CHARACTER SET latin1"},
+		columns: "id int,e enum('café','thé'),déjà varchar(10) latin1",
+		values:  []event.Value{event.IntValue(1), event.StringValue("café"), event.StringValue("déjà")},
+	}, {
+		charset: "gbk", // 中文 is d6d0 cec4, 名 c3fb
+		stmts: []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('\xd6\xd0\xce\xc4', 'x') CHARACTER SET gbk) COMMENT '\xd6\xd0\xce\xc4'",
+			"ALTER TABLE t ADD COLUMN `\xc3\xfb` VARCHAR(10) CHARACTER SET gbk",
+			"INSERT INTO t VALUES (1, '\xd6\xd0\xce\xc4', '\xd6\xd0\xce\xc4\xc3\xfb')"},
+		ddl: []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('中文', 'x') CHARACTER SET gbk) COMMENT '中文'",
+			"ALTER TABLE t ADD COLUMN `名` VARCHAR(10) CHARACTER SET gbk"},
+		columns: "id int,e enum('中文','x'),名 varchar(10) gbk",
+		values:  []event.Value{event.IntValue(1), event.StringValue("中文"), event.StringValue("中文名")},
+	}}
 	for _, srv := range servers {
-		t.Run(srv.name, func(t *testing.T) {
-			dsn, db := srv.dsn(t), srv.db(t)
-			ctx := testenv.Context(t, time.Minute)
-			schemaName := testenv.FreshDatabase(t, db)
-			from := currentPos(ctx, t, dsn)
-			execAll(ctx, t, db, "SET NAMES latin1", "USE `"+schemaName+"`",
-				"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('caf\xe9', 'th\xe9')) COMMENT 'na\xefve'",
-				"ALTER TABLE t ADD COLUMN `d\xe9j\xe0` VARCHAR(10) CHARACTER SET latin1",
-				"INSERT INTO t VALUES (1, 'caf\xe9', 'd\xe9j\xe0')")
-			rec := newRecorder()
-			stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}}, rec)
-			evs := rec.waitFor(ctx, t, "the insert", func(evs []*event.Event) bool { return len(inserts(evs)) == 1 })
-			if err := stop(); err != nil {
-				t.Fatal(err)
-			}
-			var ddls []string
-			for _, e := range evs {
-				if e.Action == event.DDL {
-					ddls = append(ddls, e.Statement)
+		for _, client := range clients {
+			t.Run(srv.name+"/"+client.charset, func(t *testing.T) {
+				dsn, db := srv.dsn(t), srv.db(t)
+				ctx := testenv.Context(t, time.Minute)
+				schemaName := testenv.FreshDatabase(t, db)
+				from := currentPos(ctx, t, dsn)
+				execAll(ctx, t, db, append([]string{"SET NAMES " + client.charset, "USE `" + schemaName + "`"}, client.stmts...)...)
+				rec := newRecorder()
+				stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}}, rec)
+				evs := rec.waitFor(ctx, t, "the insert", func(evs []*event.Event) bool { return len(inserts(evs)) == 1 })
+				if err := stop(); err != nil {
+					t.Fatal(err)
 				}
-			}
-			want := []string{"CREATE TABLE t (id INT PRIMARY KEY, e ENUM('café', 'thé')) COMMENT 'naïve'",
-				"ALTER TABLE t ADD COLUMN `déjà` VARCHAR(10) CHARACTER SET latin1"}
-			if !slices.Equal(ddls, want) {
-				t.Errorf("ddl statements %q, want %q", ddls, want)
-			}
-			ins := inserts(evs)[0]
-			if got, want := columnsOf(ins), "id int,e enum('café','thé'),déjà varchar(10) latin1"; got != want {
-				t.Errorf("columns %q, want %q", got, want)
-			}
-			if want := []event.Value{event.IntValue(1), event.StringValue("café"), event.StringValue("déjà")}; !reflect.DeepEqual(ins.After, want) {
-				t.Errorf("values %v, want %v", ins.After, want)
-			}
-		})
+				var ddls []string
+				for _, e := range evs {
+					if e.Action == event.DDL {
+						ddls = append(ddls, e.Statement)
+					}
+				}
+				if !slices.Equal(ddls, client.ddl) {
+					t.Errorf("ddl statements %q, want %q", ddls, client.ddl)
+				}
+				ins := inserts(evs)[0]
+				if got := columnsOf(ins); got != client.columns {
+					t.Errorf("columns %q, want %q", got, client.columns)
+				}
+				if !reflect.DeepEqual(ins.After, client.values) {
+					t.Errorf("values %v, want %v", ins.After, client.values)
+				}
+			})
+		}
 	}
 }
 
@@ -331,16 +354,17 @@ func TestIntegrationMinimalMetadataChangeSinceTheStartIsAnError(t *testing.T) {
 	}
 }
 
-// TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported: a
-// cp1251 client's statement reaches the schema history as bytes, and a
-// column it names in Cyrillic may come out wrong; capture says so.
-func TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported(t *testing.T) {
+// TestIntegrationMinimalMetadataUndecodedStatementIsReported: a gbk
+// client's statement with a character the server cannot convert to
+// Unicode (a2e3) reaches the schema history as bytes, and the column it
+// names in Chinese may come out wrong; capture says so.
+func TestIntegrationMinimalMetadataUndecodedStatementIsReported(t *testing.T) {
 	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
 	ctx := testenv.Context(t, 30*time.Second)
 	schemaName := testenv.FreshDatabase(t, db)
 	from := currentPos(ctx, t, dsn)
-	execAll(ctx, t, db, "SET NAMES cp1251", "USE `"+schemaName+"`",
-		"CREATE TABLE t (id INT PRIMARY KEY, `\xe4\xe0` INT)", "INSERT INTO t VALUES (1, 2)")
+	execAll(ctx, t, db, "SET NAMES gbk", "USE `"+schemaName+"`",
+		"CREATE TABLE t (id INT PRIMARY KEY, `\xc3\xfb` INT) COMMENT '\xa2\xe3'", "INSERT INTO t VALUES (1, 2)")
 	var logs testenv.Buffer
 	rec := newRecorder()
 	stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{schemaName + ".t"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, rec)
@@ -348,8 +372,8 @@ func TestIntegrationMinimalMetadataStatementInAnUndecodedCharsetIsReported(t *te
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if l := logs.String(); !strings.Contains(l, "may be misread") || !strings.Contains(l, "charset=cp1251") {
-		t.Errorf("no warning about the cp1251 statement in the log:\n%s", l)
+	if l := logs.String(); !strings.Contains(l, "may be misread") || !strings.Contains(l, "charset=gbk") {
+		t.Errorf("no warning about the gbk statement in the log:\n%s", l)
 	}
 }
 

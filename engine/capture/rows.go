@@ -365,9 +365,13 @@ func (c *column) textValue(b []byte) event.Value {
 		return event.StringValue(aliasString(b))
 	case textLatin1:
 		return event.StringValue(latin1ToUTF8(b))
-	default:
-		return event.BytesValueString(aliasString(b))
 	}
+	if c.table != nil {
+		if s, ok := c.table.decode(b); ok {
+			return event.StringValue(s)
+		}
+	}
+	return event.BytesValueString(aliasString(b))
 }
 
 func bigEndian(b []byte) uint64 {

@@ -86,7 +86,10 @@ func (c *Capturer) snapshotConflict(ctx context.Context, from, to startPos, cs c
 			file, pos = string(e.NextLogName), uint32(e.Position)
 			continue
 		case *replication.QueryEvent:
-			q, _ := cs.statement(e)
+			q, _, err := cs.statement(ctx, e)
+			if err != nil {
+				return nil, err
+			}
 			if cf := c.conflictIn(q, string(e.Schema), schema.Pos{File: file, Pos: ev.Header.LogPos}, defined); cf != nil {
 				return cf, nil
 			}

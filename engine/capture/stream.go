@@ -297,12 +297,15 @@ func (s *stream) handle(be *replication.BinlogEvent) error {
 			return fmt.Errorf("capture at %s:%d: the binlog holds a LOAD DATA statement capture cannot read; %s",
 				s.file, h.LogPos, statementChangeAdvice)
 		}
-		text, vars := s.cs.statement(q)
+		text, vars, err := s.cs.statement(ctx, q)
+		if err != nil {
+			return fmt.Errorf("capture at %s:%d: %w", s.file, h.LogPos, err)
+		}
 		return s.refuseStatementChange(h, q, text, vars)
 	case *replication.XIDEvent:
 		return s.commit(ctx, h, ev.GSet)
 	case *replication.TableMapEvent:
-		return s.tableMap(be, ev)
+		return s.tableMap(ctx, be, ev)
 	case *replication.RowsEvent:
 		// Counted before the filter: Event.Order must not depend on it.
 		s.rowsEvent = s.rowsEvents
@@ -369,7 +372,10 @@ func (s *stream) beginMySQL(h *replication.EventHeader, ev *replication.GTIDEven
 // query handles BEGIN, COMMIT, ROLLBACK and DDL statements, and refuses a
 // row change written as a statement that may touch a captured table.
 func (s *stream) query(ctx context.Context, h *replication.EventHeader, ev *replication.QueryEvent) error {
-	q, vars := s.cs.statement(ev)
+	q, vars, err := s.cs.statement(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("capture at %s:%d: %w", s.file, h.LogPos, err)
+	}
 	kind, targets := classifyQuery(q, string(ev.Schema))
 	if kind == queryDML {
 		if err := s.refuseStatementChange(h, ev, q, vars); err != nil {
@@ -493,9 +499,10 @@ func (s *stream) followDDL(ctx context.Context, h *replication.EventHeader, ev *
 			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "statement", schema.Abbreviate(q), "err", err)
 	}
 	if changed && !utf8.ValidString(q) {
-		// Its client's charset is one capture does not decode (statement).
+		// It is not text of its client's charset that the server converts
+		// to Unicode (statement).
 		cs, _ := s.cs.lookup(vars.clientCollation)
-		s.c.log.Warn("schema history: a DDL statement in a charset capture does not decode was read as bytes; column names and ENUM or SET labels in it that are not ASCII may be misread",
+		s.c.log.Warn("schema history: a DDL statement that capture could not decode from its client's charset was read as bytes; column names and ENUM or SET labels in it that are not ASCII may be misread",
 			"pos", fmt.Sprintf("%s:%d", s.file, h.LogPos), "charset", cs.name, "statement", schema.Abbreviate(q))
 	}
 	if changed && s.c.opts.SchemaHistory != nil {
@@ -589,7 +596,7 @@ func (s *stream) here(h *replication.EventHeader) event.Mark {
 
 // tableMap resolves a TABLE_MAP to a table version, reusing the previous
 // one when the map's bytes (after the table id) are identical.
-func (s *stream) tableMap(be *replication.BinlogEvent, tm *replication.TableMapEvent) error {
+func (s *stream) tableMap(ctx context.Context, be *replication.BinlogEvent, tm *replication.TableMapEvent) error {
 	key := tableMapKey(be)
 	tv, ok := s.byBytes[string(key)]
 	if !ok {
@@ -605,6 +612,9 @@ func (s *stream) tableMap(be *replication.BinlogEvent, tm *replication.TableMapE
 				if def, err = s.history.Lookup(schemaName, name); err != nil {
 					return fmt.Errorf("capture %s.%s at %s:%d: %w", schemaName, name, s.file, be.Header.LogPos, err)
 				}
+			}
+			if err := s.cs.prepare(ctx, collationsOf(tm, def)...); err != nil {
+				return fmt.Errorf("capture %s.%s at %s:%d: %w", schemaName, name, s.file, be.Header.LogPos, err)
 			}
 			var err error
 			tv, err = buildTable(tm, s.cs, s.c.opts.Flavor, def)

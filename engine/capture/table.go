@@ -21,11 +21,12 @@ type column struct {
 	meta     uint16 // the table map's metadata for the column
 	unsigned bool
 	text     textKind
-	length   int      // CHAR/BINARY: declared length in bytes
-	fsp      int      // fractional-second digits of temporal types
-	prec     int      // DECIMAL precision
-	scale    int      // DECIMAL scale
-	labels   []string // ENUM and SET labels, in definition order
+	table    *textTable // decodes textOther text; nil: it stays bytes
+	length   int        // CHAR/BINARY: declared length in bytes
+	fsp      int        // fractional-second digits of temporal types
+	prec     int        // DECIMAL precision
+	scale    int        // DECIMAL scale
+	labels   []string   // ENUM and SET labels, in definition order
 }
 
 // tableVersion is a table as one TABLE_MAP event describes it: the Table
@@ -50,7 +51,7 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 	n := int(tm.ColumnCount)
 	names := tm.ColumnNameString()
 	var unsigned map[int]bool
-	var collations, enumSetCollations map[int]uint64
+	var collations map[int]uint64
 	var enums, sets map[int][]string
 	if def == nil {
 		if len(names) != n {
@@ -58,20 +59,21 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		}
 		unsigned = tm.UnsignedMap()
 		collations = tm.CollationMap()
-		enumSetCollations = tm.EnumSetCollationMap()
 		enums = tm.EnumStrValueMap()
 		sets = tm.SetStrValueMap()
 		// The map writes labels in their column's charset; events carry
-		// UTF-8 (resolve refuses charsets other than these two).
-		for i, id := range enumSetCollations {
-			if cset, ok := cs.lookup(id); !ok || textKindOf(cset.name) != textLatin1 {
+		// UTF-8.
+		for i, id := range tm.EnumSetCollationMap() {
+			cset, ok := cs.lookup(id)
+			if kind := textKindOf(cset.name); !ok || kind == textUTF8 || kind == textBinary {
 				continue
 			}
-			if l, ok := enums[i]; ok {
-				enums[i] = latin1Labels(l)
-			}
-			if l, ok := sets[i]; ok {
-				sets[i] = latin1Labels(l)
+			for _, labels := range []map[int][]string{enums, sets} {
+				if l, ok := labels[i]; ok {
+					if labels[i], ok = decodeLabels(cs, cset.name, l); !ok {
+						return nil, fmt.Errorf("column %s: ENUM or SET labels in charset %s that capture cannot decode", names[i], cset.name)
+					}
+				}
 			}
 		}
 	} else {
@@ -80,8 +82,7 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		}
 		names = make([]string, n)
 		unsigned = map[int]bool{}
-		// The history's labels are UTF-8 already, whatever their charset:
-		// no enumSetCollations.
+		// The history's labels are UTF-8 already, whatever their charset.
 		collations = map[int]uint64{}
 		enums, sets = map[int][]string{}, map[int][]string{}
 		for i, c := range def.Columns {
@@ -111,7 +112,7 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 		c.unsigned = unsigned[i]
 		var typ string
 		var err error
-		typ, err = c.resolve(i, tm, cs, collations, enumSetCollations, enums, sets, flavor)
+		typ, err = c.resolve(i, tm, cs, collations, enums, sets, flavor)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", names[i], err)
 		}
@@ -136,13 +137,29 @@ func buildTable(tm *replication.TableMapEvent, cs charsets, flavor string, def *
 	return tv, nil
 }
 
-// latin1Labels converts ENUM or SET labels from latin1 to UTF-8.
-func latin1Labels(labels []string) []string {
+// collationsOf returns the collations of a table's text: those the table
+// map names and, with def, those of the schema history.
+func collationsOf(tm *replication.TableMapEvent, def *schema.Table) []uint64 {
+	ids := slices.Collect(maps.Values(tm.CollationMap()))
+	ids = slices.AppendSeq(ids, maps.Values(tm.EnumSetCollationMap()))
+	if def != nil {
+		for _, c := range def.Columns {
+			ids = append(ids, c.Collation)
+		}
+	}
+	return ids
+}
+
+// decodeLabels converts ENUM or SET labels from charset name to UTF-8.
+func decodeLabels(cs charsets, name string, labels []string) ([]string, bool) {
 	out := make([]string, len(labels))
 	for i, l := range labels {
-		out[i] = latin1ToUTF8([]byte(l))
+		var ok bool
+		if out[i], ok = cs.toUTF8(name, []byte(l)); !ok {
+			return nil, false
+		}
 	}
-	return out
+	return out, true
 }
 
 // checkDef checks that a TABLE_MAP event and the schema history's
@@ -271,7 +288,7 @@ func setSize(n int) int {
 
 // resolve fills the decoding fields of c and returns the column's SQL
 // type in the lower-case form of event.Column.Type.
-func (c *column) resolve(i int, tm *replication.TableMapEvent, cs charsets, collations, esCollations map[int]uint64,
+func (c *column) resolve(i int, tm *replication.TableMapEvent, cs charsets, collations map[int]uint64,
 	enums, sets map[int][]string, flavor string) (string, error) {
 	sign := func(s string) string {
 		if c.unsigned {
@@ -376,11 +393,6 @@ func (c *column) resolve(i int, tm *replication.TableMapEvent, cs charsets, coll
 				return "", fmt.Errorf("the table map has no %s labels (binlog_row_metadata is not FULL)", name)
 			}
 			c.labels = labels
-			if id, ok := esCollations[i]; ok {
-				if cset, ok := cs.lookup(id); ok && textKindOf(cset.name) != textUTF8 && textKindOf(cset.name) != textLatin1 {
-					return "", fmt.Errorf("%s labels in charset %s are not supported", name, cset.name)
-				}
-			}
 			var b strings.Builder
 			b.WriteString(name)
 			b.WriteByte('(')
@@ -433,6 +445,9 @@ func (c *column) charset(i int, collations map[int]uint64, cs charsets) (charset
 		return charset{}, fmt.Errorf("unknown collation id %d", id)
 	}
 	c.text = textKindOf(cset.name)
+	if c.text == textOther {
+		c.table = cs.text.get(cset.name)
+	}
 	return cset, nil
 }
 

@@ -1,0 +1,203 @@
+package capture
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sync"
+	"unicode/utf8"
+)
+
+// Text in the server's other charsets (cp1251, koi8r, latin2, gbk, big5,
+// sjis, euckr, …) is decoded by tables the source server itself provides:
+// capture asks it, once per charset and run, what each character converts
+// to in utf8mb4. The server's conversion is what its bytes mean. A
+// library's tables for the charset of the same name would be a guess: for
+// MySQL's and MariaDB's sjis, cp932, big5 and gbk they differ from
+// golang.org/x/text in hundreds of characters, and for the ISO 8859
+// charsets in the whole C1 range.
+
+// textTable decodes one charset by the server's conversion of each of its
+// one- and two-byte characters.
+type textTable struct {
+	// single is the character of each byte alone; noRune where a byte is
+	// no character by itself (a lead byte) or the server converts it to
+	// "?".
+	single [256]rune
+	// double is the character of each two-byte sequence whose first byte
+	// is 0x80 or above, at (first-0x80)<<8 | second; noRune where the
+	// sequence is not one character the server converts. nil for charsets
+	// of one-byte characters.
+	double []rune
+	// ascii: bytes below 0x80 are themselves, so ASCII text is its own
+	// UTF-8.
+	ascii bool
+}
+
+const noRune rune = -1
+
+// decode returns b as UTF-8. ok is false when b is not a sequence of
+// characters the server converts (a lone lead byte, a character of three
+// or more bytes, one without a Unicode equivalent): such a value stays
+// bytes rather than be changed.
+func (t *textTable) decode(b []byte) (s string, ok bool) {
+	i := 0
+	if t.ascii {
+		for i < len(b) && b[i] < 0x80 {
+			i++
+		}
+		if i == len(b) {
+			return aliasString(b), true
+		}
+	}
+	out := make([]byte, i, len(b)+len(b)/2)
+	copy(out, b[:i])
+	for i < len(b) {
+		c := b[i]
+		if c >= 0x80 && t.double != nil && i+1 < len(b) {
+			if r := t.double[int(c-0x80)<<8|int(b[i+1])]; r != noRune {
+				out = utf8.AppendRune(out, r)
+				i += 2
+				continue
+			}
+		}
+		r := t.single[c]
+		if r == noRune {
+			return "", false
+		}
+		out = utf8.AppendRune(out, r)
+		i++
+	}
+	return aliasString(out), true
+}
+
+// textTables holds the tables of the charsets capture met so far. The
+// stream and the snapshot check fill it (prepare) before they decode.
+type textTables struct {
+	db *sql.DB
+	mu sync.Mutex
+	// byName: a nil table records a charset without one (see tabled).
+	byName map[string]*textTable
+}
+
+// tabled reports whether text of charset name is decoded by a textTable:
+// every charset but UTF-8, latin1 (decoded by latin1ToUTF8), binary, and
+// the UTF-16 and UTF-32 ones, whose ASCII is not one byte and which stay
+// bytes.
+func tabled(name string) bool {
+	switch name {
+	case "ucs2", "utf16", "utf16le", "utf32":
+		return false
+	}
+	return textKindOf(name) == textOther
+}
+
+// get returns the table of charset name when one was prepared.
+func (ts *textTables) get(name string) *textTable {
+	if ts == nil {
+		return nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.byName[name]
+}
+
+// prepare asks the server for the tables of the charsets among cs that
+// have none yet. Without a server (unit tests) it does nothing, and such
+// text stays bytes.
+func (ts *textTables) prepare(ctx context.Context, cs ...charset) error {
+	if ts == nil || ts.db == nil {
+		return nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for _, c := range cs {
+		if _, done := ts.byName[c.name]; done || !tabled(c.name) {
+			continue
+		}
+		t, err := deriveTable(ctx, ts.db, c)
+		if err != nil {
+			return fmt.Errorf("reading how the server converts charset %s to utf8mb4: %w", c.name, err)
+		}
+		if ts.byName == nil {
+			ts.byName = make(map[string]*textTable)
+		}
+		ts.byName[c.name] = t
+	}
+	return nil
+}
+
+// codesQuery converts codes of a charset to utf8mb4, in hex: the codes
+// of ? hex digits whose first byte is between ? and ? (one-byte codes: 2,
+// 0, 0; two-byte codes: 4, 0x80, 0xFF). The recursive CTE runs on MySQL 8
+// and MariaDB 10.2 and later; its 256 rows stay within MySQL's default
+// cte_max_recursion_depth of 1000.
+const codesQuery = `WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < 255)
+SELECT h.n * 256 + l.n, HEX(CONVERT(CAST(UNHEX(LPAD(HEX(h.n * 256 + l.n), ?, '0')) AS CHAR CHARACTER SET %s) USING utf8mb4))
+FROM b h JOIN b l WHERE h.n BETWEEN ? AND ?`
+
+func deriveTable(ctx context.Context, db *sql.DB, c charset) (*textTable, error) {
+	t := &textTable{}
+	for i := range t.single {
+		t.single[i] = noRune
+	}
+	if !charsetName.MatchString(c.name) {
+		return nil, fmt.Errorf("unexpected charset name %q", c.name)
+	}
+	if err := eachCode(ctx, db, c.name, 1, func(code int, r rune) { t.single[code] = r }); err != nil {
+		return nil, err
+	}
+	t.ascii = true
+	for b := range rune(0x80) {
+		t.ascii = t.ascii && t.single[b] == b
+	}
+	if c.maxLen > 1 {
+		t.double = make([]rune, 128<<8)
+		for i := range t.double {
+			t.double[i] = noRune
+		}
+		if err := eachCode(ctx, db, c.name, 2, func(code int, r rune) { t.double[code-0x8000] = r }); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// charsetName is the form of the server's charset names, which
+// deriveTable writes into its query.
+var charsetName = regexp.MustCompile(`^[a-z0-9_]+$`)
+
+// eachCode calls set for each code of width bytes (1, or 2 with a first
+// byte of 0x80 or above) that the server converts to one character other
+// than "?" (its mark for a character utf8mb4 lacks, and for a byte
+// sequence that is no character) or U+FFFD.
+func eachCode(ctx context.Context, db *sql.DB, name string, width int, set func(code int, r rune)) error {
+	lo := 0
+	if width == 2 {
+		lo = 0x80
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(codesQuery, name), 2*width, lo, (width-1)*0xFF)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code int
+		var text sql.NullString
+		if err := rows.Scan(&code, &text); err != nil {
+			return err
+		}
+		b, err := hex.DecodeString(text.String)
+		if err != nil {
+			return err
+		}
+		r, n := utf8.DecodeRune(b)
+		if n == 0 || n != len(b) || r == utf8.RuneError || r == '?' && code != '?' {
+			continue
+		}
+		set(code, r)
+	}
+	return rows.Err()
+}
