@@ -21,8 +21,7 @@ const (
 	textBinary
 	// textLatin1 is MariaDB's and MySQL's latin1, which is Windows-1252.
 	textLatin1
-	// textOther is any other charset: decoded by the server's table of it
-	// (texttable.go) when it has one, else carried as bytes.
+	// textOther is any other charset: decoded as texttable.go says.
 	textOther
 )
 
@@ -93,7 +92,7 @@ func (cs charsets) lookup(id uint64) (charset, bool) {
 func (cs charsets) prepare(ctx context.Context, ids ...uint64) error {
 	var need []charset
 	for _, id := range ids {
-		if c, ok := cs.lookup(id); ok && tabled(c.name) {
+		if c, ok := cs.lookup(id); ok && textKindOf(c.name) == textOther {
 			need = append(need, c)
 		}
 	}
@@ -107,8 +106,8 @@ func (cs charsets) toUTF8(name string, b []byte) (s string, ok bool) {
 	if textKindOf(name) == textLatin1 {
 		return latin1ToUTF8(b), true
 	}
-	if t := cs.text.get(name); t != nil {
-		return t.decode(b)
+	if d := cs.text.get(name); d != nil {
+		return d.decode(b)
 	}
 	return "", false
 }

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,36 +11,53 @@ import (
 	"github.com/moontide/moontide/internal/testenv"
 )
 
-// TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt stores every
-// one-byte code, and every two-byte code whose first byte is 0x80 or above,
-// in a column of each charset below, lets capture read them from the
-// binlog, and holds each value to the server's own conversion of the
+// TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt stores the
+// codes of each charset below, one per row, lets capture read them from
+// the binlog, and holds each value to the server's own conversion of the
 // stored bytes to utf8mb4: the same text where the server converts the
 // code to a character, the stored bytes where it cannot (its "?" or
-// U+FFFD). A row of many characters checks the decoding of whole strings.
-// (The server stores no ill-formed text: it replaces a byte sequence that
-// is no character of the column's charset with "?".)
+// U+FFFD, or text that is not UTF-8). Rows of many characters check the
+// decoding of whole strings. (The server stores no ill-formed text: it
+// replaces a byte sequence that is no character of the column's charset
+// with "?".)
 func TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt(t *testing.T) {
-	single := []string{"cp1251", "koi8r", "koi8u", "latin2", "greek", "hebrew", "cp1256", "cp866", "tis620", "macce", "armscii8"}
-	double := []string{"gbk", "gb2312", "big5", "sjis", "cp932", "euckr", "ujis"}
+	// The codes each charset is tried with, by how its characters are
+	// made: one byte; one or two (a first byte of 0x80 or above); UTF-16
+	// code units (every one, surrogates included); UTF-32 (every 17th
+	// code point, and 0x110000, one beyond).
+	const (
+		oneByte  = "SELECT seq, UNHEX(LPAD(HEX(seq), 2, '0')) FROM seq_0_to_255"
+		twoBytes = "SELECT seq, UNHEX(LPAD(HEX(seq), IF(seq < 256, 2, 4), '0')) FROM seq_0_to_65535 WHERE seq < 256 OR seq >= 32768"
+		units16  = "SELECT seq, UNHEX(LPAD(HEX(seq), 4, '0')) FROM seq_0_to_65535"
+		units32  = "SELECT seq, UNHEX(LPAD(HEX(seq), 8, '0')) FROM seq_0_to_1114112_step_17"
+	)
+	codes := map[string]string{"ucs2": units16, "utf16": units16, "utf16le": units16, "utf32": units32}
+	for _, cs := range []string{"cp1251", "koi8r", "koi8u", "latin2", "greek", "hebrew", "cp1256", "cp866", "tis620", "macce", "armscii8"} {
+		codes[cs] = oneByte
+	}
+	for _, cs := range []string{"gbk", "gb2312", "big5", "sjis", "cp932", "euckr", "ujis"} {
+		codes[cs] = twoBytes
+	}
 	dsn, db := testenv.SourceMySQL(t), testenv.Source(t)
 	ctx := testenv.Context(t, 3*time.Minute)
 	schemaName := testenv.FreshDatabase(t, db)
 	from := currentPos(ctx, t, dsn)
 	rows := 0
-	for _, cs := range append(single, double...) {
-		digits, last := 2, 255 // one-byte codes: their value is the id
-		if strings.Contains(strings.Join(double, " "), cs) {
-			digits, last = 4, 0xFFFF
-		}
+	for cs, insert := range codes {
 		tbl := "`" + schemaName + "`.t_" + cs
 		execAll(ctx, t, db, "SET SESSION sql_mode = ''",
 			"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v VARCHAR(64) CHARACTER SET "+cs+")",
-			fmt.Sprintf("INSERT INTO %s SELECT seq, UNHEX(LPAD(HEX(seq), IF(seq < 256, 2, %d), '0')) FROM seq_0_to_%d WHERE seq < 256 OR seq >= 32768", tbl, digits, last),
-			// ASCII, then thirty characters the server converts.
+			"INSERT INTO "+tbl+" "+insert,
+			// ASCII, then thirty characters the server converts; and a
+			// character beyond U+FFFF.
 			"INSERT INTO "+tbl+" SELECT 1000000, CONCAT('ascii ', GROUP_CONCAT(v ORDER BY id SEPARATOR '')) FROM (SELECT id, v FROM "+tbl+
-				" WHERE id >= 128 AND LOCATE('?', v) = 0 AND HEX(CONVERT(v USING utf8mb4)) NOT IN ('3F', 'EFBFBD', '') ORDER BY id DESC LIMIT 30) x")
-		rows += min(last+1, 256+32768) + 1
+				" WHERE id >= 128 AND LOCATE('?', v) = 0 AND HEX(CONVERT(v USING utf8mb4)) NOT IN ('3F', 'EFBFBD', '') ORDER BY id DESC LIMIT 30) x",
+			"INSERT INTO "+tbl+" VALUES (1000001, 'a😀中')")
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tbl).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		rows += n
 	}
 
 	rec := newRecorder()
@@ -58,7 +74,7 @@ func TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt(t *testing.T) {
 		got[e.Table.Name][e.After[0].Int()] = e.After[1]
 	}
 
-	for _, cs := range append(single, double...) {
+	for cs := range codes {
 		var texts, kept, wrong int
 		r, err := db.QueryContext(ctx, "SELECT id, HEX(v), HEX(CONVERT(v USING utf8mb4)) FROM `"+schemaName+"`.t_"+cs)
 		if err != nil {
@@ -73,7 +89,10 @@ func TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt(t *testing.T) {
 			stored, _ := hex.DecodeString(storedHex)
 			conv, _ := hex.DecodeString(convHex)
 			want := event.StringValue(string(conv))
-			if strings.Count(string(conv), "?") > strings.Count(string(stored), "?") || strings.ContainsRune(string(conv), utf8.RuneError) {
+			// U+FFFD is a character of the UTF-16 and UTF-32 charsets, the
+			// server's mark for one it cannot convert in the others.
+			replaced := strings.ContainsRune(string(conv), utf8.RuneError) && codes[cs] != units16 && codes[cs] != units32
+			if strings.Count(string(conv), "?") > strings.Count(string(stored), "?") || replaced || !utf8.Valid(conv) {
 				want = event.BytesValue(stored)
 				kept++
 			} else {

@@ -205,6 +205,31 @@ func TestTextTableDecodesByTheLongestCharacter(t *testing.T) {
 	}
 }
 
+func TestUnicodeCharsetsDecodeTheirCodeUnits(t *testing.T) {
+	tests := []struct {
+		charset, in, want string
+		ok                bool
+	}{
+		{"utf16", "\x00a\xd8\x3d\xde\x00", "a😀", true},
+		{"utf16le", "a\x00\x3d\xd8\x00\xde", "a😀", true},
+		{"utf16", "\xd8\x3d", "", false},         // a high surrogate alone
+		{"utf16", "\xde\x00\xd8\x3d", "", false}, // the pair backwards
+		{"ucs2", "\xd8\x3d\xde\x00", "", false},  // ucs2 has no pairs
+		{"ucs2", "\x4e\x2d\xff\xfd", "中\ufffd", true},
+		{"utf16", "\x00", "", false}, // half a code unit
+		{"utf32", "\x00\x01\xf6\x00\x00\x00\x00a", "😀a", true},
+		{"utf32", "\x00\x11\x00\x00", "", false}, // beyond U+10FFFF
+		{"utf32", "\x00\x00\xd8\x00", "", false}, // a surrogate
+		{"utf16", "", "", true},
+	}
+	for _, tt := range tests {
+		got, ok := unicodeCharsets[tt.charset].decode([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%s %q = %q, %v; want %q, %v", tt.charset, tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestStringMetaSplitsRealTypeAndLength(t *testing.T) {
 	tests := []struct {
 		meta   uint16

@@ -366,8 +366,8 @@ func (c *column) textValue(b []byte) event.Value {
 	case textLatin1:
 		return event.StringValue(latin1ToUTF8(b))
 	}
-	if c.table != nil {
-		if s, ok := c.table.decode(b); ok {
+	if c.decoder != nil {
+		if s, ok := c.decoder.decode(b); ok {
 			return event.StringValue(s)
 		}
 	}

@@ -21,12 +21,12 @@ type column struct {
 	meta     uint16 // the table map's metadata for the column
 	unsigned bool
 	text     textKind
-	table    *textTable // decodes textOther text; nil: it stays bytes
-	length   int        // CHAR/BINARY: declared length in bytes
-	fsp      int        // fractional-second digits of temporal types
-	prec     int        // DECIMAL precision
-	scale    int        // DECIMAL scale
-	labels   []string   // ENUM and SET labels, in definition order
+	decoder  textDecoder // of textOther text; nil: it stays bytes
+	length   int         // CHAR/BINARY: declared length in bytes
+	fsp      int         // fractional-second digits of temporal types
+	prec     int         // DECIMAL precision
+	scale    int         // DECIMAL scale
+	labels   []string    // ENUM and SET labels, in definition order
 }
 
 // tableVersion is a table as one TABLE_MAP event describes it: the Table
@@ -446,7 +446,7 @@ func (c *column) charset(i int, collations map[int]uint64, cs charsets) (charset
 	}
 	c.text = textKindOf(cset.name)
 	if c.text == textOther {
-		c.table = cs.text.get(cset.name)
+		c.decoder = cs.text.get(cset.name)
 	}
 	return cset, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,13 @@ import (
 // MySQL's and MariaDB's sjis, cp932, big5 and gbk they differ from
 // golang.org/x/text in hundreds of characters, and for the ISO 8859
 // charsets in the whole C1 range.
+
+// textDecoder turns text of one charset into UTF-8; ok is false when b is
+// not text of the charset that the server converts to Unicode, and the
+// value then stays bytes rather than be changed.
+type textDecoder interface {
+	decode(b []byte) (s string, ok bool)
+}
 
 // textTable decodes one charset by the server's conversion of each of its
 // one- and two-byte characters.
@@ -73,29 +81,65 @@ func (t *textTable) decode(b []byte) (s string, ok bool) {
 	return aliasString(out), true
 }
 
-// textTables holds the tables of the charsets capture met so far. The
+// unicodeCharsets are the charsets of UTF-16 and UTF-32 code units, which
+// need no table: ucs2 is UTF-16 without surrogate pairs (the Basic
+// Multilingual Plane).
+var unicodeCharsets = map[string]unicodeText{
+	"ucs2":    {width: 2},
+	"utf16":   {width: 2, pairs: true},
+	"utf16le": {width: 2, pairs: true, little: true},
+	"utf32":   {width: 4},
+}
+
+// unicodeText decodes UTF-16 or UTF-32 code units.
+type unicodeText struct {
+	width  int  // bytes per code unit
+	pairs  bool // surrogate pairs encode characters beyond U+FFFF
+	little bool // little-endian code units
+}
+
+func (u unicodeText) unit(b []byte) rune {
+	switch {
+	case u.width == 4:
+		return rune(b[0])<<24 | rune(b[1])<<16 | rune(b[2])<<8 | rune(b[3])
+	case u.little:
+		return rune(b[1])<<8 | rune(b[0])
+	default:
+		return rune(b[0])<<8 | rune(b[1])
+	}
+}
+
+func (u unicodeText) decode(b []byte) (string, bool) {
+	if len(b)%u.width != 0 {
+		return "", false
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i += u.width {
+		r := u.unit(b[i:])
+		if u.pairs && utf16.IsSurrogate(r) && i+2*u.width <= len(b) {
+			if pair := utf16.DecodeRune(r, u.unit(b[i+u.width:])); pair != utf8.RuneError {
+				r = pair
+				i += u.width
+			}
+		}
+		if !utf8.ValidRune(r) {
+			return "", false // a lone surrogate, or beyond U+10FFFF
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return aliasString(out), true
+}
+
+// textTables holds the decoders of the charsets capture met so far. The
 // stream and the snapshot check fill it (prepare) before they decode.
 type textTables struct {
-	db *sql.DB
-	mu sync.Mutex
-	// byName: a nil table records a charset without one (see tabled).
-	byName map[string]*textTable
+	db     *sql.DB
+	mu     sync.Mutex
+	byName map[string]textDecoder
 }
 
-// tabled reports whether text of charset name is decoded by a textTable:
-// every charset but UTF-8, latin1 (decoded by latin1ToUTF8), binary, and
-// the UTF-16 and UTF-32 ones, whose ASCII is not one byte and which stay
-// bytes.
-func tabled(name string) bool {
-	switch name {
-	case "ucs2", "utf16", "utf16le", "utf32":
-		return false
-	}
-	return textKindOf(name) == textOther
-}
-
-// get returns the table of charset name when one was prepared.
-func (ts *textTables) get(name string) *textTable {
+// get returns the decoder of charset name when one was prepared.
+func (ts *textTables) get(name string) textDecoder {
 	if ts == nil {
 		return nil
 	}
@@ -104,9 +148,9 @@ func (ts *textTables) get(name string) *textTable {
 	return ts.byName[name]
 }
 
-// prepare asks the server for the tables of the charsets among cs that
-// have none yet. Without a server (unit tests) it does nothing, and such
-// text stays bytes.
+// prepare makes the decoders of the charsets among cs that have none yet,
+// asking the server for the tables of those that need one. Without a
+// server (unit tests) it does nothing, and such text stays bytes.
 func (ts *textTables) prepare(ctx context.Context, cs ...charset) error {
 	if ts == nil || ts.db == nil {
 		return nil
@@ -114,17 +158,23 @@ func (ts *textTables) prepare(ctx context.Context, cs ...charset) error {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	for _, c := range cs {
-		if _, done := ts.byName[c.name]; done || !tabled(c.name) {
+		if _, done := ts.byName[c.name]; done {
 			continue
 		}
-		t, err := deriveTable(ctx, ts.db, c)
-		if err != nil {
-			return fmt.Errorf("reading how the server converts charset %s to utf8mb4: %w", c.name, err)
+		var d textDecoder
+		if u, ok := unicodeCharsets[c.name]; ok {
+			d = u
+		} else {
+			t, err := deriveTable(ctx, ts.db, c)
+			if err != nil {
+				return fmt.Errorf("reading how the server converts charset %s to utf8mb4: %w", c.name, err)
+			}
+			d = t
 		}
 		if ts.byName == nil {
-			ts.byName = make(map[string]*textTable)
+			ts.byName = make(map[string]textDecoder)
 		}
-		ts.byName[c.name] = t
+		ts.byName[c.name] = d
 	}
 	return nil
 }
