@@ -438,10 +438,10 @@ func TestIntegrationMinimalMetadataStatementItCannotFollow(t *testing.T) {
 	execAll(ctx, t, db, "INSERT INTO `"+schemaName+"`.inc VALUES (1)")
 	rec.waitFor(ctx, t, "the first insert", func(evs []*event.Event) bool { return len(inserts(evs)) == 1 })
 	execAll(ctx, t, db, "USE `"+schemaName+"`",
-		"ALTER TABLE exc ADD COLUMN addr INET6",
+		"ALTER TABLE exc ADD COLUMN g POINT",
 		"INSERT INTO inc VALUES (2)",
-		"ALTER TABLE inc ADD COLUMN addr INET6",
-		"INSERT INTO inc VALUES (3, '::1')",
+		"ALTER TABLE inc ADD COLUMN g POINT",
+		"INSERT INTO inc VALUES (3, POINT(1, 1))",
 	)
 	var err error
 	select {
@@ -449,7 +449,7 @@ func TestIntegrationMinimalMetadataStatementItCannotFollow(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("capture did not stop")
 	}
-	for _, part := range []string{"capture " + schemaName + ".inc at mariadb-bin.", "cannot follow the statement", "ADD COLUMN addr INET6", "set binlog_row_metadata=FULL", "start from a position after this statement"} {
+	for _, part := range []string{"capture " + schemaName + ".inc at mariadb-bin.", "cannot follow the statement", "ADD COLUMN g POINT", "set binlog_row_metadata=FULL", "start from a position after this statement"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("the error does not say %q: %v", part, err)
 		}
@@ -519,6 +519,9 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 		"/* migration 42 */ CREATE TABLE maria (id INT PRIMARY KEY, a INT, g INT AS (a + 1) VIRTUAL, s INT AS (a * 2) PERSISTENT, h INT INVISIBLE) /*!50100 PARTITION BY HASH (id) PARTITIONS 2 */",
 		"ALTER TABLE maria ADD COLUMN IF NOT EXISTS b VARCHAR(4) AFTER a, ADD COLUMN IF NOT EXISTS a INT",
 		"ALTER ONLINE TABLE maria MODIFY COLUMN IF EXISTS b VARCHAR(8), DROP COLUMN IF EXISTS nope -- done",
+		// MariaDB's binary types, and names of their spelling.
+		"CREATE TABLE typed (id INT PRIMARY KEY, uuid UUID DEFAULT UUID(), inet6 INET6, KEY uuid (uuid))",
+		"ALTER TABLE typed ADD COLUMN IF NOT EXISTS v4 INET4 AFTER id, CHANGE inet6 `a6` INET6 NOT NULL",
 		"CREATE OR REPLACE TABLE swapped (x INT PRIMARY KEY)",
 		"CREATE OR REPLACE TABLE swapped (y BIGINT PRIMARY KEY, z TEXT)",
 		"CREATE TABLE r1 (id INT PRIMARY KEY)",
@@ -550,7 +553,8 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	}
 	for _, q := range []string{"INSERT INTO later (a, c) VALUES (1, 'p')", "INSERT INTO uq VALUES (1, 1, 'x', 1)",
 		"INSERT INTO demoted VALUES (1, 1)", "INSERT INTO nokey VALUES (1, 1)", "INSERT INTO maria (id, a, b) VALUES (1, 1, 'x')",
-		"INSERT INTO swapped VALUES (1, 'z')", "INSERT INTO r1 VALUES (1, 1)", "INSERT INTO r2 VALUES (1)", "SELECT NEXTVAL(seq)"} {
+		"INSERT INTO swapped VALUES (1, 'z')", "INSERT INTO r1 VALUES (1, 1)", "INSERT INTO r2 VALUES (1)", "SELECT NEXTVAL(seq)",
+		"INSERT INTO typed (id, v4, a6) VALUES (1, '1.2.3.4', '::1')"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -566,7 +570,7 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 	defer c.Close()
 	cs := serverCharsets(ctx, t, c.db)
 
-	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey", "maria", "swapped", "r1", "r2", "seq")
+	maps := tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "kinds", "later", "uq", "demoted", "nokey", "maria", "swapped", "r1", "r2", "seq", "typed")
 	for name, tm := range maps {
 		full, err := buildTable(tm, cs, mysql.MariaDBFlavor, nil)
 		if err != nil {

@@ -177,6 +177,19 @@ func typeCases() []typeCase {
 			},
 		},
 		{
+			// MariaDB's fixed-size binary types: the binlog calls them
+			// BINARY, and so does the history.
+			table: "mariadb_binaries",
+			cols: []typeCol{
+				{"u", "UUID", "binary(16)"}, {"i6", "INET6", "binary(16)"}, {"i4", "INET4", "binary(4)"},
+			},
+			rows: [][]typeVal{
+				{v("'123e4567-e89b-12d3-a456-426655440000'", B("\x12\x3e\x45\x67\xe8\x9b\x12\xd3\xa4\x56\x42\x66\x55\x44\x00\x00")),
+					v("'2001:db8::ff00:42:8329'", B("\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\xff\x00\x00\x42\x83\x29")), v("'192.168.0.1'", B("\xc0\xa8\x00\x01"))},
+				{v("'00000000-0000-0000-0000-000000000000'", B(strings.Repeat("\x00", 16))), v("'::ffff:1.2.3.4'", B("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x01\x02\x03\x04")), v("'0.0.0.0'", B("\x00\x00\x00\x00"))},
+			},
+		},
+		{
 			table: "bits",
 			cols:  []typeCol{{"b1", "BIT(1)", "bit(1)"}, {"b12", "BIT(12)", "bit(12)"}, {"b64", "BIT(64)", "bit(64)"}},
 			rows: [][]typeVal{

@@ -369,7 +369,7 @@ func TestApplyReportsWhatItCannotFollow(t *testing.T) {
 		tables string // the ApplyError's tables
 		lost   string // the table that must now be lost
 	}{
-		{name: "an unparsable statement", stmt: "ALTER TABLE t ADD COLUMN x INET6", parse: true},
+		{name: "an unparsable statement", stmt: "ALTER TABLE t ADD COLUMN x POINT", parse: true},
 		{name: "ALTER of an unknown table", stmt: "ALTER TABLE nowhere ADD x INT", tables: "db.nowhere", lost: "db.nowhere"},
 		{name: "ADD of an existing column", setup: []string{"CREATE TABLE t (a INT)"}, stmt: "ALTER TABLE t ADD a INT", tables: "db.t", lost: "db.t"},
 		{name: "DROP of a missing column", setup: []string{"CREATE TABLE t (a INT)"}, stmt: "ALTER TABLE t DROP b", tables: "db.t", lost: "db.t"},
@@ -592,6 +592,12 @@ func TestMariadbSpellingsRewritesOnlyTheSpellings(t *testing.T) {
 		{"ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT INVISIBLE", "ALTER TABLE t CHANGE a invisible INT, CHANGE COLUMN IF EXISTS invisible b INT "},
 		{"CREATE TABLE t (a VARCHAR(9) DEFAULT 'it\\'s INVISIBLE', b INT) -- INVISIBLE", ""},
 		{"ALTER TABLE t ALTER INDEX i INVISIBLE, ALTER INDEX `j` INVISIBLE", ""}, // MySQL's, which the parser reads
+		// Types, and names of the same spelling.
+		{"CREATE TABLE t (id INT, u UUID, uuid uuid NOT NULL DEFAULT UUID(), a Inet6, b INET4, KEY uuid (uuid), UNIQUE inet6 (a))",
+			"CREATE TABLE t (id INT, u BINARY(16), uuid BINARY(16) NOT NULL DEFAULT UUID(), a BINARY(16), b BINARY(4), KEY uuid (uuid), UNIQUE inet6 (a))"},
+		{"ALTER TABLE t ADD COLUMN IF NOT EXISTS `x` UUID, MODIFY y INET6 INVISIBLE, CHANGE `a` `b` INET4, CHANGE COLUMN c d UUID, ADD INDEX uuid (y), ADD uuid INT",
+			"ALTER TABLE t ADD COLUMN IF NOT EXISTS `x` BINARY(16), MODIFY y BINARY(16) , CHANGE `a` `b` BINARY(4), CHANGE COLUMN c d BINARY(16), ADD INDEX uuid (y), ADD uuid INT"},
+		{"CREATE TABLE uuid (uuid INT, inet4 INT, CONSTRAINT inet6 CHECK (uuid > 0)) AS SELECT UUID() AS uuid", ""},
 	} {
 		want := tt.want
 		if want == "" {

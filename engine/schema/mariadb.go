@@ -10,13 +10,19 @@ import "strings"
 //   - PERSISTENT, MariaDB's name for a STORED generated column, becomes
 //     STORED;
 //   - INVISIBLE is dropped: an invisible column is still a column of the
-//     table and of its row image, only SELECT * leaves it out.
+//     table and of its row image, only SELECT * leaves it out;
+//   - the types UUID and INET6 become BINARY(16), INET4 BINARY(4): what
+//     the server stores and the binlog carries (a FULL table map calls
+//     them so too).
 //
 // The attributes are told from an identifier of the same name by what
 // comes before them: PERSISTENT follows the parenthesis that closes the
 // column's expression, and INVISIBLE follows the type or another attribute,
 // never the '(' or ',' before a column name, a word such as COLUMN or
-// AFTER, or the two names after CHANGE. Quoted text and comments are left
+// AFTER, or the two names after CHANGE. A type follows the column's name,
+// which follows '(', ',', ADD, MODIFY, COLUMN or IF NOT EXISTS, or the
+// two names after CHANGE: so UUID() as a default, or a column named uuid,
+// stays as it is. Quoted text and comments are left
 // alone (versioned comments are read, as the server runs them). A guess
 // gone wrong leaves a statement the parser refuses, never one it reads
 // otherwise.
@@ -28,6 +34,7 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 	var edits []edit
 	prev, prev2 := "", "" // the last two words or punctuation, upper case
 	names := 0            // words still to come that are names: CHANGE old new
+	typeNext := false     // the word after the last CHANGE name is a type
 	n := 0                // words of the statement so far
 	first, orAt := "", 0
 	for i := 0; i < len(q); {
@@ -37,6 +44,10 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 			// Backslashes escape in string literals only.
 			literal := c == '\'' || c == '"' && sqlMode&sqlModeANSIQuotes == 0
 			i = quotedEnd(q, i, literal && sqlMode&sqlModeNoBackslashEscapes == 0)
+			if names > 0 {
+				names--
+				typeNext = names == 0
+			}
 			prev, prev2 = "quoted", prev
 		case strings.HasPrefix(q[i:], "/*!"), strings.HasPrefix(q[i:], "/*M!"):
 			i += 2
@@ -64,6 +75,8 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 			}
 			w := strings.ToUpper(q[start:i])
 			n++
+			isType := typeNext || columnOpener[prev2] && isName(prev) && !beforeColumnName[prev] && !keyKinds[prev]
+			typeNext = false
 			switch {
 			case n == 1:
 				first = w
@@ -77,6 +90,9 @@ func mariadbSpellings(q string, sqlMode uint64) string {
 				names = 2
 			case names > 0 && w != "COLUMN" && w != "IF" && w != "EXISTS":
 				names--
+				typeNext = names == 0
+			case isType && binaryTypes[w] != "":
+				edits = append(edits, edit{start, i, binaryTypes[w]})
 			case w == "PERSISTENT" && prev == ")":
 				edits = append(edits, edit{start, i, "STORED"})
 			case w == "INVISIBLE" && !beforeColumnName[prev] && prev2 != "INDEX" && prev2 != "KEY":
@@ -118,6 +134,23 @@ var beforeColumnName = map[string]bool{
 	"TABLE": true, "TABLES": true, "EXISTS": true, "LIKE": true, "REFERENCES": true, "ON": true,
 	"INTO": true, "FROM": true, "JOIN": true, "DATABASE": true, "SCHEMA": true, "VIEW": true,
 	"SEQUENCE": true, "CONSTRAINT": true, "PARTITION": true, "CHECK": true,
+}
+
+// columnOpener holds what comes right before the name of a column being
+// defined.
+var columnOpener = map[string]bool{"(": true, ",": true, "ADD": true, "MODIFY": true, "COLUMN": true, "EXISTS": true}
+
+// keyKinds are the words before a key's name, which is no column's.
+var keyKinds = map[string]bool{"UNIQUE": true, "FULLTEXT": true, "SPATIAL": true, "FOREIGN": true, "PRIMARY": true}
+
+// binaryTypes are MariaDB's types of fixed-size binary values, with the
+// BINARY type that stores them alike.
+var binaryTypes = map[string]string{"UUID": "BINARY(16)", "INET6": "BINARY(16)", "INET4": "BINARY(4)"}
+
+// isName reports whether a token (as mariadbSpellings keeps them) can be a
+// name: a word or quoted text, not punctuation.
+func isName(tok string) bool {
+	return tok == "quoted" || tok != "" && isWordByte(tok[0])
 }
 
 func isWordByte(c byte) bool {

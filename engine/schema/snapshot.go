@@ -218,12 +218,16 @@ func eachRow(rows *sql.Rows, f func() error) error {
 }
 
 // normalizeDataType maps information_schema's DATA_TYPE to the names DDL
-// gives: every spatial type is "geometry".
+// gives: every spatial type is "geometry", and MariaDB's UUID, INET6 and
+// INET4 are the "binary" they are read as (mariadbSpellings).
 func normalizeDataType(t string) string {
 	t = strings.ToLower(t)
 	switch t {
 	case "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return "geometry"
+	}
+	if binaryTypes[strings.ToUpper(t)] != "" {
+		return "binary"
 	}
 	return t
 }
