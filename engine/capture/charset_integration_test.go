@@ -22,20 +22,22 @@ import (
 // with "?".)
 func TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt(t *testing.T) {
 	// The codes each charset is tried with, by how its characters are
-	// made: one byte; one or two (a first byte of 0x80 or above); UTF-16
-	// code units (every one, surrogates included); UTF-32 (every 17th
-	// code point, and 0x110000, one beyond).
+	// made: one byte; one or two (a first byte of 0x80 or above); also
+	// three (0x8F and two bytes of 0x80 or above); UTF-16 code units
+	// (every one, surrogates included); UTF-32 (every 17th code point, and
+	// 0x110000, one beyond).
 	const (
-		oneByte  = "SELECT seq, UNHEX(LPAD(HEX(seq), 2, '0')) FROM seq_0_to_255"
-		twoBytes = "SELECT seq, UNHEX(LPAD(HEX(seq), IF(seq < 256, 2, 4), '0')) FROM seq_0_to_65535 WHERE seq < 256 OR seq >= 32768"
-		units16  = "SELECT seq, UNHEX(LPAD(HEX(seq), 4, '0')) FROM seq_0_to_65535"
-		units32  = "SELECT seq, UNHEX(LPAD(HEX(seq), 8, '0')) FROM seq_0_to_1114112_step_17"
+		oneByte    = "SELECT seq, UNHEX(LPAD(HEX(seq), 2, '0')) FROM seq_0_to_255"
+		twoBytes   = "SELECT seq, UNHEX(LPAD(HEX(seq), IF(seq < 256, 2, 4), '0')) FROM seq_0_to_65535 WHERE seq < 256 OR seq >= 32768"
+		threeBytes = twoBytes + " UNION ALL SELECT seq, UNHEX(HEX(seq)) FROM seq_9404544_to_9437183 WHERE seq & 0x8080 = 0x8080"
+		units16    = "SELECT seq, UNHEX(LPAD(HEX(seq), 4, '0')) FROM seq_0_to_65535"
+		units32    = "SELECT seq, UNHEX(LPAD(HEX(seq), 8, '0')) FROM seq_0_to_1114112_step_17"
 	)
-	codes := map[string]string{"ucs2": units16, "utf16": units16, "utf16le": units16, "utf32": units32}
+	codes := map[string]string{"ucs2": units16, "utf16": units16, "utf16le": units16, "utf32": units32, "ujis": threeBytes, "eucjpms": threeBytes}
 	for _, cs := range []string{"cp1251", "koi8r", "koi8u", "latin2", "greek", "hebrew", "cp1256", "cp866", "tis620", "macce", "armscii8"} {
 		codes[cs] = oneByte
 	}
-	for _, cs := range []string{"gbk", "gb2312", "big5", "sjis", "cp932", "euckr", "ujis"} {
+	for _, cs := range []string{"gbk", "gb2312", "big5", "sjis", "cp932", "euckr"} {
 		codes[cs] = twoBytes
 	}
 	dsn, db := testenv.SourceMySQL(t), testenv.Source(t)

@@ -168,22 +168,19 @@ func TestLatin1IsDecodedAsWindows1252(t *testing.T) {
 	}
 }
 
-// TestTextTableDecodesByTheLongestCharacter uses a made-up two-byte
-// charset: ASCII, the single-byte character 0xA1 (as sjis has), the
-// two-byte character 0x81 0x40, and 0x81 alone as no character.
+// TestTextTableDecodesByTheLongestCharacter uses a made-up charset: ASCII,
+// the single-byte character 0xA1 (as sjis has), the two-byte character
+// 0x81 0x40, 0x81 alone as no character, and the three-byte character 0x8F
+// 0xA1 0xA1 (as ujis has).
 func TestTextTableDecodesByTheLongestCharacter(t *testing.T) {
-	tbl := &textTable{double: make([]rune, 128<<8), ascii: true}
-	for i := range tbl.single {
-		tbl.single[i] = noRune
-		if i < 0x80 {
-			tbl.single[i] = rune(i)
-		}
-	}
-	for i := range tbl.double {
-		tbl.double[i] = noRune
+	tbl := &textTable{double: noRunes(128 << 8), triple: map[byte][]rune{0x8F: noRunes(128 << 7)}, ascii: true}
+	copy(tbl.single[:], noRunes(256))
+	for i := range rune(0x80) {
+		tbl.single[i] = i
 	}
 	tbl.single[0xA1] = '｡'
 	tbl.double[0x0140] = '中'
+	tbl.triple[0x8F][0x21<<7|0x21] = '丂' // 8f a1 a1
 	tests := []struct {
 		in   string
 		want string
@@ -196,6 +193,9 @@ func TestTextTableDecodesByTheLongestCharacter(t *testing.T) {
 		{"\x81\x40\x81", "", false}, // a lead byte at the end
 		{"\x81a", "", false},        // a lead byte before no trail byte
 		{"\xa2", "", false},         // no character
+		{"a\x8f\xa1\xa1b", "a丂b", true},
+		{"\x8f\xa1\xa2", "", false}, // a three-byte code without a character
+		{"\x8f\xa1", "", false},
 	}
 	for _, tt := range tests {
 		got, ok := tbl.decode([]byte(tt.in))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -28,7 +29,8 @@ type textDecoder interface {
 }
 
 // textTable decodes one charset by the server's conversion of each of its
-// one- and two-byte characters.
+// characters of one, two, and (for charsets of up to three bytes a
+// character, as ujis and eucjpms) three bytes.
 type textTable struct {
 	// single is the character of each byte alone; noRune where a byte is
 	// no character by itself (a lead byte) or the server converts it to
@@ -39,6 +41,11 @@ type textTable struct {
 	// sequence is not one character the server converts. nil for charsets
 	// of one-byte characters.
 	double []rune
+	// triple holds, by their first byte, the characters of three bytes
+	// that begin with a byte that starts no shorter character, with
+	// second and third bytes of 0x80 or above, at (second-0x80)<<7 |
+	// (third-0x80). nil for most charsets.
+	triple map[byte][]rune
 	// ascii: bytes below 0x80 are themselves, so ASCII text is its own
 	// UTF-8.
 	ascii bool
@@ -47,9 +54,9 @@ type textTable struct {
 const noRune rune = -1
 
 // decode returns b as UTF-8. ok is false when b is not a sequence of
-// characters the server converts (a lone lead byte, a character of three
-// or more bytes, one without a Unicode equivalent): such a value stays
-// bytes rather than be changed.
+// characters the server converts (a lone lead byte, a character the table
+// lacks, one without a Unicode equivalent): such a value stays bytes
+// rather than be changed.
 func (t *textTable) decode(b []byte) (s string, ok bool) {
 	i := 0
 	if t.ascii {
@@ -64,19 +71,19 @@ func (t *textTable) decode(b []byte) (s string, ok bool) {
 	copy(out, b[:i])
 	for i < len(b) {
 		c := b[i]
+		r, n := t.single[c], 1
 		if c >= 0x80 && t.double != nil && i+1 < len(b) {
-			if r := t.double[int(c-0x80)<<8|int(b[i+1])]; r != noRune {
-				out = utf8.AppendRune(out, r)
-				i += 2
-				continue
+			if d := t.double[int(c-0x80)<<8|int(b[i+1])]; d != noRune {
+				r, n = d, 2
+			} else if tr := t.triple[c]; tr != nil && i+2 < len(b) && b[i+1] >= 0x80 && b[i+2] >= 0x80 {
+				r, n = tr[int(b[i+1]-0x80)<<7|int(b[i+2]-0x80)], 3
 			}
 		}
-		r := t.single[c]
 		if r == noRune {
 			return "", false
 		}
 		out = utf8.AppendRune(out, r)
-		i++
+		i += n
 	}
 	return aliasString(out), true
 }
@@ -179,64 +186,108 @@ func (ts *textTables) prepare(ctx context.Context, cs ...charset) error {
 	return nil
 }
 
-// codesQuery converts codes of a charset to utf8mb4, in hex: the codes
-// of ? hex digits whose first byte is between ? and ? (one-byte codes: 2,
-// 0, 0; two-byte codes: 4, 0x80, 0xFF). The recursive CTE runs on MySQL 8
-// and MariaDB 10.2 and later; its 256 rows stay within MySQL's default
+// codesQuery converts codes of a charset to utf8mb4, in hex: a block of
+// codes (see codeBlock). The recursive CTE runs on MySQL 8 and MariaDB
+// 10.2 and later; its 256 rows stay within MySQL's default
 // cte_max_recursion_depth of 1000.
 const codesQuery = `WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < 255)
-SELECT h.n * 256 + l.n, HEX(CONVERT(CAST(UNHEX(LPAD(HEX(h.n * 256 + l.n), ?, '0')) AS CHAR CHARACTER SET %s) USING utf8mb4))
-FROM b h JOIN b l WHERE h.n BETWEEN ? AND ?`
+SELECT h.n * 256 + l.n, HEX(CONVERT(CAST(UNHEX(LPAD(HEX(? + h.n * 256 + l.n), ?, '0')) AS CHAR CHARACTER SET %s) USING utf8mb4))
+FROM b h JOIN b l WHERE h.n BETWEEN ? AND ? AND l.n >= ?`
+
+// codeBlock is the codes prefix, h, l of width bytes, with h from hLow
+// to hHigh and l from lLow to 0xFF; prefix is one byte or none.
+type codeBlock struct {
+	width       int
+	prefix      int
+	hLow, hHigh int
+	lLow        int
+}
+
+var (
+	oneByte  = codeBlock{width: 1, hLow: 0, hHigh: 0, lLow: 0}
+	twoBytes = codeBlock{width: 2, hLow: 0x80, hHigh: 0xFF, lLow: 0}
+)
+
+func threeBytes(first byte) codeBlock {
+	return codeBlock{width: 3, prefix: int(first) << 16, hLow: 0x80, hHigh: 0xFF, lLow: 0x80}
+}
 
 func deriveTable(ctx context.Context, db *sql.DB, c charset) (*textTable, error) {
-	t := &textTable{}
-	for i := range t.single {
-		t.single[i] = noRune
-	}
 	if !charsetName.MatchString(c.name) {
 		return nil, fmt.Errorf("unexpected charset name %q", c.name)
 	}
-	if err := eachCode(ctx, db, c.name, 1, func(code int, r rune) { t.single[code] = r }); err != nil {
+	t := &textTable{}
+	copy(t.single[:], noRunes(256))
+	if err := eachCode(ctx, db, c.name, oneByte, func(hl int, r rune) { t.single[hl] = r }); err != nil {
 		return nil, err
 	}
 	t.ascii = true
 	for b := range rune(0x80) {
 		t.ascii = t.ascii && t.single[b] == b
 	}
-	if c.maxLen > 1 {
-		t.double = make([]rune, 128<<8)
-		for i := range t.double {
-			t.double[i] = noRune
+	if c.maxLen < 2 {
+		return t, nil
+	}
+	t.double = noRunes(128 << 8)
+	if err := eachCode(ctx, db, c.name, twoBytes, func(hl int, r rune) { t.double[hl-0x8000] = r }); err != nil {
+		return nil, err
+	}
+	if c.maxLen < 3 {
+		return t, nil
+	}
+	// A byte that is no character alone and starts no two-byte one may
+	// start three-byte characters (0x8F in ujis and eucjpms).
+	for first := 0x80; first <= 0xFF; first++ {
+		if t.single[first] != noRune || slices.ContainsFunc(t.double[(first-0x80)<<8:][:256], func(r rune) bool { return r != noRune }) {
+			continue
 		}
-		if err := eachCode(ctx, db, c.name, 2, func(code int, r rune) { t.double[code-0x8000] = r }); err != nil {
+		chars := noRunes(128 << 7)
+		found := false
+		err := eachCode(ctx, db, c.name, threeBytes(byte(first)), func(hl int, r rune) {
+			chars[(hl>>8-0x80)<<7|(hl&0xFF-0x80)] = r
+			found = true
+		})
+		if err != nil {
 			return nil, err
 		}
+		if !found {
+			continue
+		}
+		if t.triple == nil {
+			t.triple = make(map[byte][]rune)
+		}
+		t.triple[byte(first)] = chars
 	}
 	return t, nil
+}
+
+// noRunes returns n runes, each noRune: a table without characters.
+func noRunes(n int) []rune {
+	r := make([]rune, n)
+	for i := range r {
+		r[i] = noRune
+	}
+	return r
 }
 
 // charsetName is the form of the server's charset names, which
 // deriveTable writes into its query.
 var charsetName = regexp.MustCompile(`^[a-z0-9_]+$`)
 
-// eachCode calls set for each code of width bytes (1, or 2 with a first
-// byte of 0x80 or above) that the server converts to one character other
-// than "?" (its mark for a character utf8mb4 lacks, and for a byte
-// sequence that is no character) or U+FFFD.
-func eachCode(ctx context.Context, db *sql.DB, name string, width int, set func(code int, r rune)) error {
-	lo := 0
-	if width == 2 {
-		lo = 0x80
-	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(codesQuery, name), 2*width, lo, (width-1)*0xFF)
+// eachCode calls set, with the last two bytes of the code, for each code
+// of block that the server converts to one character other than "?" (its
+// mark for a character utf8mb4 lacks, and for a byte sequence that is no
+// character) or U+FFFD.
+func eachCode(ctx context.Context, db *sql.DB, name string, block codeBlock, set func(hl int, r rune)) error {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(codesQuery, name), block.prefix, 2*block.width, block.hLow, block.hHigh, block.lLow)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var code int
+		var hl int
 		var text sql.NullString
-		if err := rows.Scan(&code, &text); err != nil {
+		if err := rows.Scan(&hl, &text); err != nil {
 			return err
 		}
 		b, err := hex.DecodeString(text.String)
@@ -244,10 +295,10 @@ func eachCode(ctx context.Context, db *sql.DB, name string, width int, set func(
 			return err
 		}
 		r, n := utf8.DecodeRune(b)
-		if n == 0 || n != len(b) || r == utf8.RuneError || r == '?' && code != '?' {
+		if n == 0 || n != len(b) || r == utf8.RuneError || r == '?' && !(block.width == 1 && hl == '?') {
 			continue
 		}
-		set(code, r)
+		set(hl, r)
 	}
 	return rows.Err()
 }
