@@ -377,6 +377,25 @@ func TestIntegrationMinimalMetadataUndecodedStatementIsReported(t *testing.T) {
 	}
 }
 
+// TestIntegrationMinimalMetadataRefusesASystemVersionedTable: the rows of
+// a table WITH SYSTEM VERSIONING carry row_start and row_end columns that
+// information_schema does not list; capture stops at its first row and
+// says why, rather than blame DDL that did not run.
+func TestIntegrationMinimalMetadataRefusesASystemVersionedTable(t *testing.T) {
+	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	schemaName := testenv.FreshDatabase(t, db)
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "CREATE TABLE v (id INT PRIMARY KEY, a INT) WITH SYSTEM VERSIONING")
+	from := currentPos(ctx, t, dsn)
+	execAll(ctx, t, db, "INSERT INTO `"+schemaName+"`.v VALUES (1, 1)")
+	err := Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schemaName + ".v"}, Logger: quietLogger()}, newRecorder())
+	for _, part := range []string{"capture " + schemaName + ".v at mariadb-bin.", "system-versioned", "set binlog_row_metadata=FULL"} {
+		if err == nil || !strings.Contains(err.Error(), part) {
+			t.Errorf("the error does not say %q: %v", part, err)
+		}
+	}
+}
+
 // TestIntegrationMinimalMetadataFollowsASequence: a MariaDB sequence is a
 // table whose row the binlog carries; created after the start, it neither
 // stops the start (the snapshot check) nor its rows (the history).

@@ -67,18 +67,22 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 
 	tables := map[name]*Table{}
 	lost := map[name]string{}
-	rows, err = db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') AND TABLE_SCHEMA NOT IN "+systemSchemas)
+	rows, err = db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') AND TABLE_SCHEMA NOT IN "+systemSchemas)
 	if err != nil {
 		return nil, fmt.Errorf("reading tables: %w", err)
 	}
 	err = eachRow(rows, func() error {
 		var t Table
 		var coll sql.NullString
-		if err := rows.Scan(&t.Schema, &t.Name, &coll); err != nil {
+		var typ string
+		if err := rows.Scan(&t.Schema, &t.Name, &coll, &typ); err != nil {
 			return err
 		}
 		t.Collation = collID(coll)
 		tables[h.key(t.Schema, t.Name)] = &t
+		if typ == "SYSTEM VERSIONED" {
+			lost[h.key(t.Schema, t.Name)] = systemVersioned
+		}
 		return nil
 	})
 	if err != nil {
@@ -216,6 +220,13 @@ func eachRow(rows *sql.Rows, f func() error) error {
 	}
 	return rows.Err()
 }
+
+// systemVersioned is why the history does not follow a MariaDB table WITH
+// SYSTEM VERSIONING: its rows carry row_start and row_end columns that
+// information_schema does not list, and that stay last when a column is
+// added, where the history would put the new one.
+const systemVersioned = "it is system-versioned (WITH SYSTEM VERSIONING), which the schema history does not follow: " +
+	"its rows carry row_start and row_end columns that information_schema does not list; set binlog_row_metadata=FULL on the server"
 
 // normalizeDataType maps information_schema's DATA_TYPE to the names DDL
 // gives: every spatial type is "geometry", and MariaDB's UUID, INET6 and
