@@ -172,7 +172,7 @@ func (c *Capturer) Run(ctx context.Context, out Output) error {
 	// Statements capture parses (DDL, statement-written row changes) may
 	// name any of the server's charsets and collations.
 	server.Collations.TeachParser()
-	cs := newCharsets(server.Collations, c.db)
+	cs := newCharsets(server.Collations, c.db, c.log)
 	start, err := c.resolveStart(ctx)
 	if err != nil {
 		return err

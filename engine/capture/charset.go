@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"unicode/utf8"
 	"unsafe"
 
@@ -71,8 +72,8 @@ type charsets struct {
 
 // newCharsets returns the charsets of a server's collations, with db to
 // read the server's conversion tables (nil: such text stays bytes).
-func newCharsets(server *schema.Collations, db *sql.DB) charsets {
-	return charsets{server: server, text: &textTables{db: db}}
+func newCharsets(server *schema.Collations, db *sql.DB, log *slog.Logger) charsets {
+	return charsets{server: server, text: &textTables{db: db, log: log}}
 }
 
 func (cs charsets) lookup(id uint64) (charset, bool) {

@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"database/sql"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +123,34 @@ func TestIntegrationTextOfEveryCodeReadsAsTheServerConvertsIt(t *testing.T) {
 		if v := got["t_"+cs][1000000]; v.Kind() != event.String || !strings.HasPrefix(v.Str(), "ascii ") || utf8.RuneCountInString(v.Str()) != 36 {
 			t.Errorf("%s: the row of thirty characters read as %s %q", cs, v.Kind(), v.Str())
 		}
+	}
+}
+
+// TestIntegrationACharsetTheServerWillNotConvertStaysBytes: when the server
+// refuses the question (as one without recursive CTEs would), text of the
+// charset is carried as bytes and capture says so; when the server cannot
+// be reached, the error stops capture, which retries.
+func TestIntegrationACharsetTheServerWillNotConvertStaysBytes(t *testing.T) {
+	db := testenv.Source(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	var logs testenv.Buffer
+	cs := newCharsets(nil, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := cs.text.prepare(ctx, charset{name: "nosuch", maxLen: 1}); err != nil {
+		t.Fatalf("a charset the server refuses: %v", err)
+	}
+	if d := cs.text.get("nosuch"); d != nil {
+		t.Errorf("a decoder for a charset the server refused: %v", d)
+	}
+	if l := logs.String(); !strings.Contains(l, "carried as bytes") || !strings.Contains(l, "charset=nosuch") {
+		t.Errorf("no warning naming the charset:\n%s", l)
+	}
+
+	closed, err := sql.Open("mysql", "moontide:moontide@tcp(127.0.0.1:1)/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := newCharsets(nil, closed, quietLogger()).text.prepare(ctx, charset{name: "cp1251", maxLen: 1}); err == nil || !strings.Contains(err.Error(), "charset cp1251") {
+		t.Errorf("an unreachable server: %v", err)
 	}
 }

@@ -232,7 +232,7 @@ func serverCharsets(ctx context.Context, t *testing.T, db *sql.DB) charsets {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newCharsets(colls, db)
+	return newCharsets(colls, db, quietLogger())
 }
 
 func sourceDSN(t *testing.T) config.MySQLDSN { return testenv.SourceMySQL(t) }

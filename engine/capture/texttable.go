@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	driver "github.com/go-sql-driver/mysql"
 )
 
 // Text in the server's other charsets (cp1251, koi8r, latin2, gbk, big5,
@@ -140,8 +144,11 @@ func (u unicodeText) decode(b []byte) (string, bool) {
 // textTables holds the decoders of the charsets capture met so far. The
 // stream and the snapshot check fill it (prepare) before they decode.
 type textTables struct {
-	db     *sql.DB
-	mu     sync.Mutex
+	db  *sql.DB
+	log *slog.Logger
+	mu  sync.Mutex
+	// byName: a nil decoder records a charset the server would not say
+	// how to convert.
 	byName map[string]textDecoder
 }
 
@@ -173,10 +180,18 @@ func (ts *textTables) prepare(ctx context.Context, cs ...charset) error {
 			d = u
 		} else {
 			t, err := deriveTable(ctx, ts.db, c)
-			if err != nil {
+			var refused *driver.MySQLError
+			switch {
+			case errors.As(err, &refused):
+				// A server without recursive CTEs (before MySQL 8.0 and
+				// MariaDB 10.2): its text stays bytes, as it always did.
+				ts.log.Warn("capture could not ask the server how it converts a charset to utf8mb4; text in it is carried as bytes",
+					"charset", c.name, "err", err)
+			case err != nil:
 				return fmt.Errorf("reading how the server converts charset %s to utf8mb4: %w", c.name, err)
+			default:
+				d = t
 			}
-			d = t
 		}
 		if ts.byName == nil {
 			ts.byName = make(map[string]textDecoder)
