@@ -225,6 +225,9 @@ func TestIntegrationMillionRowTransactionStreams(t *testing.T) {
 	t.Logf("wrote %d rows in one transaction in %s", rows, time.Since(began).Round(time.Millisecond))
 
 	hwmBefore := vmHWM(t)
+	// A collection now, so that the live heap the first samples read is
+	// this test's, not the last one of an earlier test.
+	runtime.GC()
 	var n, commits atomic.Int64
 	var peakHeap atomic.Uint64
 	var lastSeq atomic.Uint64
