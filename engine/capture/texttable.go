@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -45,10 +44,9 @@ type textTable struct {
 	// sequence is not one character the server converts. nil for charsets
 	// of one-byte characters.
 	double []rune
-	// triple holds, by their first byte, the characters of three bytes
-	// that begin with a byte that starts no shorter character, with
-	// second and third bytes of 0x80 or above, at (second-0x80)<<7 |
-	// (third-0x80). nil for most charsets.
+	// triple holds, by their first byte (see leadsQuery), the characters
+	// of three bytes whose second and third bytes are 0x80 or above, at
+	// (second-0x80)<<7 | (third-0x80). nil for most charsets.
 	triple map[byte][]rune
 	// ascii: bytes below 0x80 are themselves, so ASCII text is its own
 	// UTF-8.
@@ -250,30 +248,47 @@ func deriveTable(ctx context.Context, db *sql.DB, c charset) (*textTable, error)
 	if c.maxLen < 3 {
 		return t, nil
 	}
-	// A byte that is no character alone and starts no two-byte one may
-	// start three-byte characters (0x8F in ujis and eucjpms).
-	for first := 0x80; first <= 0xFF; first++ {
-		if t.single[first] != noRune || slices.ContainsFunc(t.double[(first-0x80)<<8:][:256], func(r rune) bool { return r != noRune }) {
-			continue
-		}
+	leads, err := threeByteLeads(ctx, db, c.name)
+	if err != nil {
+		return nil, err
+	}
+	for _, first := range leads {
 		chars := noRunes(128 << 7)
-		found := false
-		err := eachCode(ctx, db, c.name, threeBytes(byte(first)), func(hl int, r rune) {
+		err := eachCode(ctx, db, c.name, threeBytes(first), func(hl int, r rune) {
 			chars[(hl>>8-0x80)<<7|(hl&0xFF-0x80)] = r
-			found = true
 		})
 		if err != nil {
 			return nil, err
 		}
-		if !found {
-			continue
-		}
 		if t.triple == nil {
 			t.triple = make(map[byte][]rune)
 		}
-		t.triple[byte(first)] = chars
+		t.triple[first] = chars
 	}
 	return t, nil
+}
+
+// leadsQuery finds the bytes that start three-byte characters of a
+// charset (0x8F in ujis and eucjpms): the server counts such a byte and
+// two more as one character.
+const leadsQuery = `WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < 255)
+SELECT n FROM b WHERE n >= 128 AND CHAR_LENGTH(CAST(UNHEX(CONCAT(HEX(n), 'A1A1')) AS CHAR CHARACTER SET %s)) = 1`
+
+func threeByteLeads(ctx context.Context, db *sql.DB, name string) ([]byte, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(leadsQuery, name))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var leads []byte
+	for rows.Next() {
+		var n byte
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		leads = append(leads, n)
+	}
+	return leads, rows.Err()
 }
 
 // noRunes returns n runes, each noRune: a table without characters.
