@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -377,22 +378,53 @@ func TestIntegrationMinimalMetadataUndecodedStatementIsReported(t *testing.T) {
 	}
 }
 
-// TestIntegrationMinimalMetadataRefusesASystemVersionedTable: the rows of
-// a table WITH SYSTEM VERSIONING carry row_start and row_end columns that
-// information_schema does not list; capture stops at its first row and
-// says why, rather than blame DDL that did not run.
-func TestIntegrationMinimalMetadataRefusesASystemVersionedTable(t *testing.T) {
+// TestIntegrationMinimalMetadataFollowsASystemVersionedTableUntilItChanges:
+// the rows of a table WITH SYSTEM VERSIONING carry row_start and row_end
+// columns that information_schema does not list; the snapshot adds them,
+// so its rows decode, history rows (the old version an UPDATE keeps) and
+// all. Its first ALTER stops capture, saying why.
+func TestIntegrationMinimalMetadataFollowsASystemVersionedTableUntilItChanges(t *testing.T) {
 	dsn, db := testenv.MinimalMySQL(t), testenv.Minimal(t)
 	ctx := testenv.Context(t, 30*time.Second)
 	schemaName := testenv.FreshDatabase(t, db)
 	execAll(ctx, t, db, "USE `"+schemaName+"`", "CREATE TABLE v (id INT PRIMARY KEY, a INT) WITH SYSTEM VERSIONING")
 	from := currentPos(ctx, t, dsn)
-	execAll(ctx, t, db, "INSERT INTO `"+schemaName+"`.v VALUES (1, 1)")
-	err := Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schemaName + ".v"}, Logger: quietLogger()}, newRecorder())
-	for _, part := range []string{"capture " + schemaName + ".v at mariadb-bin.", "system-versioned", "set binlog_row_metadata=FULL"} {
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "INSERT INTO v VALUES (1, 1)", "UPDATE v SET a = 2")
+	rec := newRecorder()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{DSN: dsn, ServerID: testServerID(), Start: from, Include: []string{schemaName + ".v"}, Logger: quietLogger()}, rec)
+	}()
+	// The ALTER must come after the snapshot capture takes at start.
+	rec.waitFor(ctx, t, "the rows before the ALTER", func(evs []*event.Event) bool { return len(evs) == 3 })
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "SET SESSION system_versioning_alter_history = KEEP",
+		"ALTER TABLE v ADD COLUMN c INT", "INSERT INTO v (id, a) VALUES (2, 2)")
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		t.Fatal("capture did not stop")
+	}
+	for _, part := range []string{"capture " + schemaName + ".v at mariadb-bin.", "system-versioned", "set binlog_row_metadata=FULL", "ADD COLUMN c INT"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("the error does not say %q: %v", part, err)
 		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var rows []string
+	for _, e := range rec.events {
+		if e.Action != event.DDL {
+			rows = append(rows, fmt.Sprintf("%s %s pk %v: %v", e.Action, columnsOf(e), e.Table.PK, e.After[:2]))
+		}
+	}
+	want := []string{
+		"insert id int,a int,row_start timestamp(6),row_end timestamp(6) pk [0 3]: [1 1]",
+		"update id int,a int,row_start timestamp(6),row_end timestamp(6) pk [0 3]: [1 2]",
+		"insert id int,a int,row_start timestamp(6),row_end timestamp(6) pk [0 3]: [1 1]", // the old version
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("events:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -614,6 +646,55 @@ func TestIntegrationSchemaHistoryAgreesWithFullMetadata(t *testing.T) {
 			if !reflect.DeepEqual(tv.cols, full.cols) {
 				t.Errorf("%s from %s decodes differently:\n%+v\nFULL metadata:\n%+v", name, from, tv.cols, full.cols)
 			}
+		}
+	}
+}
+
+// TestIntegrationSnapshotOfSystemVersionedTablesAgreesWithFullMetadata:
+// information_schema lists neither the row_start and row_end columns
+// MariaDB adds to a table WITH SYSTEM VERSIONING nor the row_end it adds to
+// its keys; the snapshot must add them as the FULL table map has them.
+// Tables that name their period columns list them.
+func TestIntegrationSnapshotOfSystemVersionedTablesAgreesWithFullMetadata(t *testing.T) {
+	dsn, db := sourceDSN(t), testenv.Source(t)
+	ctx := testenv.Context(t, time.Minute)
+	schemaName := testenv.FreshDatabase(t, db)
+	opts, err := schema.ServerOptions(ctx, db, mysql.MariaDBFlavor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	execAll(ctx, t, db, "USE `"+schemaName+"`",
+		"CREATE TABLE pk (id INT PRIMARY KEY, a VARCHAR(3), u INT NOT NULL, UNIQUE KEY (u)) WITH SYSTEM VERSIONING",
+		"CREATE TABLE uq (u INT NOT NULL, b INT, UNIQUE KEY (u)) WITH SYSTEM VERSIONING",
+		"CREATE TABLE named (id INT PRIMARY KEY, a INT, s TIMESTAMP(6) GENERATED ALWAYS AS ROW START, e TIMESTAMP(6) GENERATED ALWAYS AS ROW END, PERIOD FOR SYSTEM_TIME (s, e), c INT) WITH SYSTEM VERSIONING",
+		"CREATE TABLE partly (id INT PRIMARY KEY, a INT, b INT WITHOUT SYSTEM VERSIONING) WITH SYSTEM VERSIONING")
+	file, pos := testenv.BinlogPosition(ctx, t, db)
+	execAll(ctx, t, db, "USE `"+schemaName+"`", "INSERT INTO pk VALUES (1, 'x', 1)", "INSERT INTO uq VALUES (1, 1)",
+		"INSERT INTO named (id, a, c) VALUES (1, 1, 1)", "INSERT INTO partly VALUES (1, 1, 1)")
+	snap, err := schema.Snapshot(ctx, db, opts, schema.Pos{File: file, Pos: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := serverCharsets(ctx, t, db)
+	for name, tm := range tableMaps(ctx, t, dsn.Host, dsn.Port, dsn.User, dsn.Password, file, pos, schemaName, "pk", "uq", "named", "partly") {
+		full, err := buildTable(tm, cs, mysql.MariaDBFlavor, nil)
+		if err != nil {
+			t.Fatalf("%s from FULL metadata: %v", name, err)
+		}
+		def, err := snap.Lookup(schemaName, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tv, err := buildTable(tm, cs, mysql.MariaDBFlavor, def)
+		if err != nil {
+			t.Errorf("%s from the snapshot: %v", name, err)
+			continue
+		}
+		if !reflect.DeepEqual(tv.table.Columns, full.table.Columns) || !slices.Equal(tv.table.PK, full.table.PK) || !reflect.DeepEqual(tv.cols, full.cols) {
+			t.Errorf("%s from the snapshot:\n%v pk %v\nFULL metadata:\n%v pk %v", name, tv.table.Columns, tv.table.PK, full.table.Columns, full.table.PK)
+		}
+		if len(full.table.PK) == 0 {
+			t.Errorf("%s: FULL metadata reports no key; the test expects one", name)
 		}
 	}
 }

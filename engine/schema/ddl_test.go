@@ -368,6 +368,9 @@ func TestApplyReportsWhatItCannotFollow(t *testing.T) {
 		parse  bool
 		tables string // the ApplyError's tables
 		lost   string // the table that must now be lost
+		// versioned marks db.t system-versioned after the setup, as a
+		// snapshot does.
+		versioned bool
 	}{
 		{name: "an unparsable statement", stmt: "ALTER TABLE t ADD COLUMN x POINT", parse: true},
 		{name: "ALTER of an unknown table", stmt: "ALTER TABLE nowhere ADD x INT", tables: "db.nowhere", lost: "db.nowhere"},
@@ -376,11 +379,16 @@ func TestApplyReportsWhatItCannotFollow(t *testing.T) {
 		{name: "AFTER a missing column", setup: []string{"CREATE TABLE t (a INT)"}, stmt: "ALTER TABLE t ADD b INT AFTER zz", tables: "db.t", lost: "db.t"},
 		{name: "RENAME of an unknown table", stmt: "RENAME TABLE nowhere TO t", tables: "db.t", lost: "db.t"},
 		{name: "a rename carries the loss along", setup: []string{"CREATE TABLE t (a INT)"}, stmt: "ALTER TABLE t DROP b, RENAME TO u", tables: "db.t", lost: "db.t"},
+		{name: "ALTER of a system-versioned table", setup: []string{"CREATE TABLE t (a INT)"}, versioned: true, stmt: "ALTER TABLE t ADD b INT", tables: "db.t", lost: "db.t"},
+		{name: "an index of a system-versioned table", setup: []string{"CREATE TABLE t (a INT)"}, versioned: true, stmt: "CREATE UNIQUE INDEX u ON t (a)", tables: "db.t", lost: "db.t"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := New(Options{}, Pos{})
 			applyAll(t, h, tt.setup...)
+			if tt.versioned {
+				h.current(h.key("db", "t")).SystemVersioned = true
+			}
 			_, err := h.Apply(DDL{Pos: next(h), Schema: "db", Query: tt.stmt})
 			var ae *ApplyError
 			if !errors.As(err, &ae) {

@@ -79,31 +79,33 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 			return err
 		}
 		t.Collation = collID(coll)
+		t.SystemVersioned = typ == "SYSTEM VERSIONED"
 		tables[h.key(t.Schema, t.Name)] = &t
-		if typ == "SYSTEM VERSIONED" {
-			lost[h.key(t.Schema, t.Name)] = systemVersioned
-		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading tables: %w", err)
 	}
 
-	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE, GENERATION_EXPRESSION
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN `+systemSchemas+`
 		ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
+	periods := map[*Table]bool{} // system-versioned tables that name their period columns
 	err = eachRow(rows, func() error {
 		var schema, table, colName, dataType, colType, nullable string
-		var coll sql.NullString
-		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll, &nullable); err != nil {
+		var coll, generation sql.NullString
+		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll, &nullable, &generation); err != nil {
 			return err
 		}
 		t := tables[h.key(schema, table)]
 		if t == nil {
 			return nil // a view's
+		}
+		if t.SystemVersioned && generation.String == "ROW START" {
+			periods[t] = true
 		}
 		c := Column{Name: colName, Type: normalizeDataType(dataType), NotNull: strings.EqualFold(nullable, "NO")}
 		c.Unsigned = isNumeric(c.Type) && strings.Contains(strings.ToLower(colType), "unsigned")
@@ -201,6 +203,11 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		k.table.Unique = append(k.table.Unique, key)
 	}
 
+	for _, t := range tables {
+		if t.SystemVersioned && !periods[t] {
+			addSystemPeriod(t)
+		}
+	}
 	for n, t := range tables {
 		if reason, ok := lost[n]; ok {
 			h.tables[n] = []tableVersion{{Pos: at, Lost: reason, Snapshot: true}}
@@ -221,12 +228,22 @@ func eachRow(rows *sql.Rows, f func() error) error {
 	return rows.Err()
 }
 
-// systemVersioned is why the history does not follow a MariaDB table WITH
-// SYSTEM VERSIONING: its rows carry row_start and row_end columns that
-// information_schema does not list, and that stay last when a column is
-// added, where the history would put the new one.
-const systemVersioned = "it is system-versioned (WITH SYSTEM VERSIONING), which the schema history does not follow: " +
-	"its rows carry row_start and row_end columns that information_schema does not list; set binlog_row_metadata=FULL on the server"
+// addSystemPeriod adds to a table WITH SYSTEM VERSIONING that does not
+// name its period columns the ones MariaDB adds unseen: row_start and
+// row_end, last in the row, which information_schema does not list. The
+// server appends row_end to the primary key and to every unique key, also
+// unseen.
+func addSystemPeriod(t *Table) {
+	t.Columns = append(t.Columns,
+		Column{Name: "row_start", Type: "timestamp", NotNull: true},
+		Column{Name: "row_end", Type: "timestamp", NotNull: true})
+	if len(t.PK) > 0 {
+		t.PK = append(t.PK, "row_end")
+	}
+	for i := range t.Unique {
+		t.Unique[i].Columns = append(t.Unique[i].Columns, "row_end")
+	}
+}
 
 // normalizeDataType maps information_schema's DATA_TYPE to the names DDL
 // gives: every spatial type is "geometry", and MariaDB's UUID, INET6 and

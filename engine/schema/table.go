@@ -71,6 +71,9 @@ type Table struct {
 	// Collation is the table's default collation, which new character
 	// columns take.
 	Collation uint64 `json:"collation,omitempty"`
+	// SystemVersioned is set for a MariaDB table WITH SYSTEM VERSIONING,
+	// whose changes the history does not follow (errSystemVersioned).
+	SystemVersioned bool `json:"system_versioned,omitempty"`
 }
 
 // Column returns the index of the named column (compared as the server
