@@ -203,15 +203,13 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		k.table.Unique = append(k.table.Unique, key)
 	}
 
-	for _, t := range tables {
-		if t.SystemVersioned && !periods[t] {
-			addSystemPeriod(t)
-		}
-	}
 	for n, t := range tables {
 		if reason, ok := lost[n]; ok {
 			h.tables[n] = []tableVersion{{Pos: at, Lost: reason, Snapshot: true}}
 			continue
+		}
+		if t.SystemVersioned && !periods[t] {
+			addSystemPeriod(t)
 		}
 		h.tables[n] = []tableVersion{{Pos: at, Def: t, Snapshot: true}}
 	}
