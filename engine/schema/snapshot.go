@@ -87,25 +87,21 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		return nil, fmt.Errorf("reading tables: %w", err)
 	}
 
-	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE, GENERATION_EXPRESSION
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN `+systemSchemas+`
 		ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`)
 	if err != nil {
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
-	periods := map[*Table]bool{} // system-versioned tables that name their period columns
 	err = eachRow(rows, func() error {
 		var schema, table, colName, dataType, colType, nullable string
-		var coll, generation sql.NullString
-		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll, &nullable, &generation); err != nil {
+		var coll sql.NullString
+		if err := rows.Scan(&schema, &table, &colName, &dataType, &colType, &coll, &nullable); err != nil {
 			return err
 		}
 		t := tables[h.key(schema, table)]
 		if t == nil {
 			return nil // a view's
-		}
-		if t.SystemVersioned && generation.String == "ROW START" {
-			periods[t] = true
 		}
 		c := Column{Name: colName, Type: normalizeDataType(dataType), NotNull: strings.EqualFold(nullable, "NO")}
 		c.Unsigned = isNumeric(c.Type) && strings.Contains(strings.ToLower(colType), "unsigned")
@@ -203,12 +199,16 @@ func Snapshot(ctx context.Context, db *sql.DB, opts Options, at Pos) (*History, 
 		k.table.Unique = append(k.table.Unique, key)
 	}
 
+	periods, err := namedPeriods(ctx, db, tables, h)
+	if err != nil {
+		return nil, fmt.Errorf("reading system-versioned tables: %w", err)
+	}
 	for n, t := range tables {
 		if reason, ok := lost[n]; ok {
 			h.tables[n] = []tableVersion{{Pos: at, Lost: reason, Snapshot: true}}
 			continue
 		}
-		if t.SystemVersioned && !periods[t] {
+		if t.SystemVersioned && !periods[n] {
 			addSystemPeriod(t)
 		}
 		h.tables[n] = []tableVersion{{Pos: at, Def: t, Snapshot: true}}
@@ -224,6 +224,34 @@ func eachRow(rows *sql.Rows, f func() error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// namedPeriods returns the system-versioned tables among tables whose
+// definition names its period columns (GENERATED ALWAYS AS ROW START). It
+// asks only when there are such tables: a server without system versioning
+// may lack GENERATION_EXPRESSION.
+func namedPeriods(ctx context.Context, db *sql.DB, tables map[name]*Table, h *History) (map[name]bool, error) {
+	periods := map[name]bool{}
+	versioned := false
+	for _, t := range tables {
+		versioned = versioned || t.SystemVersioned
+	}
+	if !versioned {
+		return periods, nil
+	}
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.COLUMNS WHERE GENERATION_EXPRESSION = 'ROW START' AND TABLE_SCHEMA NOT IN "+systemSchemas)
+	if err != nil {
+		return nil, err
+	}
+	err = eachRow(rows, func() error {
+		var schema, table string
+		if err := rows.Scan(&schema, &table); err != nil {
+			return err
+		}
+		periods[h.key(schema, table)] = true
+		return nil
+	})
+	return periods, err
 }
 
 // addSystemPeriod adds to a table WITH SYSTEM VERSIONING that does not
