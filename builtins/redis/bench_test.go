@@ -106,12 +106,7 @@ end}`, value, benchBatch)), opts)
 	})
 
 	b.Run("go-redis-pipeline", func(b *testing.B) {
-		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
-		defer c.Close()
-		ctx := testenv.Context(b, 0)
-		if err := c.Ping(ctx).Err(); err != nil {
-			b.Fatal(err)
-		}
+		c, ctx := rawClient(b, addr)
 		b.ReportAllocs()
 		done := started(b, probe)
 		b.ResetTimer()
@@ -129,9 +124,7 @@ end}`, value, benchBatch)), opts)
 
 	// What the module sends for a run of plain SETs: MSETs of maxMerge keys.
 	b.Run("go-redis-mset", func(b *testing.B) {
-		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
-		defer c.Close()
-		ctx := testenv.Context(b, 0)
+		c, ctx := rawClient(b, addr)
 		var msets [][]any
 		for k := range slices.Chunk(keys, maxMerge) {
 			args := []any{"MSET"}
@@ -154,6 +147,18 @@ end}`, value, benchBatch)), opts)
 		}
 		done()
 	})
+}
+
+// rawClient is a bare go-redis client of one connection, for the
+// ceilings the module is measured against.
+func rawClient(b *testing.B, addr string) (*goredis.Client, context.Context) {
+	c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
+	b.Cleanup(func() { c.Close() })
+	ctx := testenv.Context(b, 0)
+	if err := c.Ping(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	return c, ctx
 }
 
 // started begins the figures of a sub-benchmark: sets/s, and the CPU the
