@@ -235,9 +235,14 @@ func checkOpts(L *glua.LState, n int, kind opKind) opts {
 		if !ok {
 			bad("event must be the event table (ev)")
 		}
-		ver, err := parseVersion(ev.RawGetString("version"))
+		evVersion := ev.RawGetString("version")
+		ver, err := parseVersion(evVersion)
 		if err != nil {
-			bad("event.version: " + err.Error())
+			hint := ""
+			if evVersion == glua.LNil {
+				hint = ` (a listener with a fields list must list "version")`
+			}
+			bad("event.version: " + err.Error() + hint)
 		}
 		o.version, o.versioned = ver, true
 	}

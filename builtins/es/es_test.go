@@ -77,7 +77,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{"a version beyond 2^63-1", `es.index("p", 1, {}, {version = "9223372036854775808"})`, "beyond the largest version"},
 		{"a version that is not digits", `es.index("p", 1, {}, {version = "12a"})`, "not a decimal integer"},
 		{"a version beyond 2^53 as a number", `es.index("p", 1, {}, {version = 2^60})`, "decimal strings"},
-		{"an event without version", `es.index("p", 1, {}, {event = {}})`, "event.version: missing"},
+		{"an event without version", `es.index("p", 1, {}, {event = {}})`, `event.version: missing (a listener with a fields list must list "version")`},
 		{"a version type without version", `es.index("p", 1, {}, {version_type = "external"})`, "needs a version"},
 		{"a bad version type", `es.index("p", 1, {}, {version = 1, version_type = "internal"})`, "version_type must be"},
 		{"ignore_missing on index", `es.index("p", 1, {}, {ignore_missing = true})`, "update only"},

@@ -108,16 +108,60 @@ const (
 	maxPartialShapes = 64
 )
 
-// Shapes of the fixed-layout tables of an event: the event itself by which
-// optional fields it has, and pos with and without a GTID. The field order
-// is the one of docs/scripts.md, which is also the order pairs(ev) yields.
+// The fields of an event table, in the order of docs/scripts.md, which is
+// also the order pairs(ev) yields them.
 const (
-	evBefore = 1 << iota
-	evAfter
-	evChanged
-	evDDL
-	evShapes
+	fieldID = iota
+	fieldSchema
+	fieldTable
+	fieldAction
+	fieldBefore
+	fieldAfter
+	fieldChanged
+	fieldPK
+	fieldKey
+	fieldTS
+	fieldPos
+	fieldVersion
+	fieldTx
+	fieldDDL
+	fieldCount
 )
+
+// eventFields names the fields, by their constant.
+var eventFields = [fieldCount]string{
+	"id", "schema", "table", "action", "before", "after", "changed",
+	"pk", "key", "ts", "pos", "version", "tx", "ddl",
+}
+
+// fieldSet is a set of event fields: bit f for field f.
+type fieldSet uint16
+
+// allFields is every field of an event table.
+const allFields fieldSet = 1<<fieldCount - 1
+
+// optionalFields are the fields only some actions have.
+const optionalFields = 1<<fieldBefore | 1<<fieldAfter | 1<<fieldChanged | 1<<fieldDDL
+
+func (fs fieldSet) has(f int) bool { return fs&(1<<f) != 0 }
+
+// fieldsOfEvent returns the fields ev has, by its action and row images.
+func fieldsOfEvent(ev *event.Event) fieldSet {
+	fs := allFields &^ optionalFields
+	if ev.Before != nil {
+		fs |= 1 << fieldBefore
+	}
+	if ev.After != nil {
+		fs |= 1 << fieldAfter
+	}
+	switch ev.Action {
+	case event.Update:
+		fs |= 1 << fieldChanged
+	case event.DDL:
+		fs |= 1 << fieldDDL
+	}
+	return fs
+}
 
 // converter turns events into Lua tables for one state. It is the hot path
 // of dispatch: it caches boxed strings that repeat from event to event
@@ -134,8 +178,13 @@ type converter struct {
 	txIDV   glua.LValue
 	changed []int
 
-	events [evShapes]*shape
-	pos    [2]*shape // without, with gtid
+	// omit holds the fields the listener leaves out (its fields list):
+	// they are not built at all, which is most of a batch's conversion
+	// when a script reads only a few.
+	omit fieldSet
+
+	events map[fieldSet]*shape // by the fields present
+	pos    [2]*shape           // without, with gtid
 	tx     *shape
 	vals   []glua.LValue // scratch: the values of the table being built
 
@@ -155,7 +204,7 @@ func (c *converter) table(t *event.Table) *tableInfo {
 		return ti
 	}
 	if c.tables == nil || len(c.tables) >= maxCachedTables {
-		*c = converter{tables: make(map[*event.Table]*tableInfo)}
+		*c = converter{tables: make(map[*event.Table]*tableInfo), omit: c.omit}
 	}
 	ti := &tableInfo{schema: glua.LString(t.Schema), name: glua.LString(t.Name)}
 	ti.cols = make([]glua.LValue, len(t.Columns))
@@ -233,79 +282,88 @@ func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
 		t = emptyTable
 	}
 	ti := c.table(t)
+	present := fieldsOfEvent(ev) &^ c.omit
 
-	// The subtables first: they use c.vals too.
-	var before, after, changed glua.LValue
-	mask := 0
-	if ev.Before != nil {
-		before, mask = c.row(L, ti, ev.Before), mask|evBefore
-	}
-	if ev.After != nil {
-		after, mask = c.row(L, ti, ev.After), mask|evAfter
-	}
-	if ev.Action == event.Update {
-		c.changed = ev.Changed(c.changed[:0])
-		ch := L.CreateTable(len(c.changed), 0)
-		for _, i := range c.changed {
-			if i < len(ti.cols) {
-				ch.Append(ti.cols[i])
-			}
+	// Subtables use c.vals as scratch, so the event's values gather here
+	// first.
+	var vals [fieldCount]glua.LValue
+	for f := range fieldCount {
+		if !present.has(f) {
+			continue
 		}
-		changed, mask = ch, mask|evChanged
+		switch f {
+		case fieldID:
+			vals[f] = glua.LString(ev.ID)
+		case fieldSchema:
+			vals[f] = ti.schema
+		case fieldTable:
+			vals[f] = ti.name
+		case fieldAction:
+			if int(ev.Action) < len(actionValues) && ev.Action != 0 {
+				vals[f] = actionValues[ev.Action]
+			} else {
+				vals[f] = glua.LString(ev.Action.String())
+			}
+		case fieldBefore:
+			vals[f] = c.row(L, ti, ev.Before)
+		case fieldAfter:
+			vals[f] = c.row(L, ti, ev.After)
+		case fieldChanged:
+			c.changed = ev.Changed(c.changed[:0])
+			ch := L.CreateTable(len(c.changed), 0)
+			for _, i := range c.changed {
+				if i < len(ti.cols) {
+					ch.Append(ti.cols[i])
+				}
+			}
+			vals[f] = ch
+		case fieldPK:
+			pk := L.CreateTable(len(ti.pk), 0)
+			for _, n := range ti.pk {
+				pk.Append(n)
+			}
+			vals[f] = pk
+		case fieldKey:
+			vals[f] = glua.LString(ev.Key)
+		case fieldTS:
+			vals[f] = Int(ev.TS)
+		case fieldPos:
+			vals[f] = c.position(L, ev)
+		case fieldVersion:
+			vals[f] = Uint(ev.Version)
+		case fieldTx:
+			c.vals = append(c.vals[:0], c.str(&c.txID, &c.txIDV, ev.Tx.ID), Uint(ev.Tx.Seq))
+			vals[f] = c.txShape().build(L, c.vals)
+		case fieldDDL:
+			vals[f] = glua.LString(ev.Statement)
+		}
 	}
-	pk := L.CreateTable(len(ti.pk), 0)
-	for _, n := range ti.pk {
-		pk.Append(n)
-	}
-	pos := c.position(L, ev)
-	c.vals = append(c.vals[:0], c.str(&c.txID, &c.txIDV, ev.Tx.ID), Uint(ev.Tx.Seq))
-	tx := c.txShape().build(L, c.vals)
-
-	var action glua.LValue
-	if int(ev.Action) < len(actionValues) && ev.Action != 0 {
-		action = actionValues[ev.Action]
-	} else {
-		action = glua.LString(ev.Action.String())
-	}
-	vs := append(c.vals[:0], glua.LString(ev.ID), ti.schema, ti.name, action)
-	if before != nil {
-		vs = append(vs, before)
-	}
-	if after != nil {
-		vs = append(vs, after)
-	}
-	if changed != nil {
-		vs = append(vs, changed)
-	}
-	vs = append(vs, pk, glua.LString(ev.Key), Int(ev.TS), pos, Uint(ev.Version), tx)
-	if ev.Action == event.DDL {
-		vs = append(vs, glua.LString(ev.Statement))
-		mask |= evDDL
+	vs := c.vals[:0]
+	for f, v := range vals {
+		if present.has(f) {
+			vs = append(vs, v)
+		}
 	}
 	c.vals = vs
-	return c.eventShape(mask).build(L, vs)
+	return c.eventShape(present).build(L, vs)
 }
 
-func (c *converter) eventShape(mask int) *shape {
-	if s := c.events[mask]; s != nil {
+// eventShape returns the shape of an event table with the fields present.
+func (c *converter) eventShape(present fieldSet) *shape {
+	if s := c.events[present]; s != nil {
 		return s
 	}
-	names := []string{"id", "schema", "table", "action"}
-	if mask&evBefore != 0 {
-		names = append(names, "before")
+	var names []string
+	for f, name := range eventFields {
+		if present.has(f) {
+			names = append(names, name)
+		}
 	}
-	if mask&evAfter != 0 {
-		names = append(names, "after")
+	if c.events == nil {
+		c.events = make(map[fieldSet]*shape)
 	}
-	if mask&evChanged != 0 {
-		names = append(names, "changed")
-	}
-	names = append(names, "pk", "key", "ts", "pos", "version", "tx")
-	if mask&evDDL != 0 {
-		names = append(names, "ddl")
-	}
-	c.events[mask] = c.newShape(names)
-	return c.events[mask]
+	c.events[present] = c.newShape(names)
+	return c.events[present]
 }
 
 // position builds ev.pos: {file, pos, gtid}, gtid absent without GTIDs.

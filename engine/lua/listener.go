@@ -20,6 +20,7 @@ import (
 type Listener struct {
 	spec    dispatch.Spec
 	timeout time.Duration
+	omit    fieldSet // event fields the script does not read
 	file    string
 	hash    string
 	proto   *glua.FunctionProto
@@ -130,6 +131,7 @@ func (l *Listener) newWorkerState(ctx context.Context) (*state, error) {
 		baseCtx:  context.WithoutCancel(ctx),
 	}
 	s := newState(l.sh, env)
+	s.conv.omit = l.omit
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	ret, err := s.runChunk(cctx, l.proto)

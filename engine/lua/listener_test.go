@@ -368,6 +368,29 @@ end }`)
 	}
 }
 
+func TestFieldsListLeavesTheOtherFieldsOut(t *testing.T) {
+	for _, handler := range []string{"handle", "on_update"} {
+		t.Run(handler, func(t *testing.T) {
+			body := `local ev = ...
+  local keys = {}
+  for k in pairs(ev) do keys[#keys + 1] = k end
+  table.sort(keys)
+  assert(table.concat(keys, " ") == "action after before key", table.concat(keys, " "))
+  assert(ev.action == "update" and ev.key == "3" and ev.after.name == "gadget" and ev.before.name == "widget")`
+			if handler == "handle" {
+				body = "for _, ev in ipairs(...) do\n" + strings.TrimPrefix(body, "local ev = ...") + "\nend"
+			}
+			l := loadOne(t, &sink{}, `return { name = "slim", subscribe = {"a.b"}, fields = { "action", "key", "before", "after" },
+  `+handler+` = function(...)
+  `+body+`
+end }`)
+			if err := l.Handle(context.Background(), 0, []*event.Event{itemEvent(event.Update, 3)}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 func TestValuesReachLuaExactly(t *testing.T) {
 	tbl := event.NewTable("t", "v", []event.Column{
 		{Name: "i63", Type: "bigint"}, {Name: "u64", Type: "bigint unsigned"},

@@ -385,6 +385,7 @@ func loadListener(sh *shared, sf sourceFile, libSum []byte) (*Listener, error) {
 	l := &Listener{
 		spec:    ss.spec,
 		timeout: ss.timeout,
+		omit:    ss.omit,
 		file:    sf.path,
 		hash:    hex.EncodeToString(h.Sum(nil)),
 		proto:   p,

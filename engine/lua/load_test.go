@@ -55,6 +55,21 @@ func TestLoadRejectsBadScripts(t *testing.T) {
 		{"bad pattern", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"orders"}, handle = function() end }`,
 		}, []string{`entry 1 ("orders") is not a "schema.table" pattern`}},
+		{"fields as a string", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = "after", handle = function() end }`,
+		}, []string{`x.lua: field "fields": must be a non-empty list of event fields`, `not "after"`}},
+		{"empty fields", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = {}, handle = function() end }`,
+		}, []string{`field "fields": must be a non-empty list of event fields`}},
+		{"misspelt field", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = {"key", "aftr"}, handle = function() end }`,
+		}, []string{`field "fields": entry 2 ("aftr") is not an event field (did you mean "after"?)`}},
+		{"unknown field", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = {"after", 7}, handle = function() end }`,
+		}, []string{`field "fields": entry 2 (7) is not an event field (known: id, schema, table, action, before, after, changed, pk, key, ts, pos, version, tx, ddl)`}},
+		{"field listed twice", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = {"key", "after", "key"}, handle = function() end }`,
+		}, []string{`field "fields": entry 3 ("key") is listed twice`}},
 		{"fractional batch", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"a.b"}, batch = 1.5, handle = function() end }`,
 		}, []string{`field "batch": must be an integer`}},

@@ -149,19 +149,29 @@ func TestEventFieldsKeepTheirOrder(t *testing.T) {
 	L := glua.NewState()
 	defer L.Close()
 	ddl := &event.Event{ID: "d", Action: event.DDL, Table: &event.Table{Schema: "shop"}, Statement: "DROP TABLE t", Pos: event.Position{GTID: "0-1-9"}}
-	want := map[*event.Event]string{
-		itemEvent(event.Update, 3): "[id schema table action before after changed pk key ts pos version tx]",
-		itemEvent(event.Insert, 4): "[id schema table action after pk key ts pos version tx]",
-		ddl:                        "[id schema table action pk key ts pos version tx ddl]",
+	slim := allFields &^ (1<<fieldAction | 1<<fieldKey | 1<<fieldAfter) // fields = { "action", "key", "after" }
+	tests := []struct {
+		ev   *event.Event
+		omit fieldSet
+		want string
+	}{
+		{itemEvent(event.Update, 3), 0, "[id schema table action before after changed pk key ts pos version tx]"},
+		{itemEvent(event.Insert, 4), 0, "[id schema table action after pk key ts pos version tx]"},
+		{ddl, 0, "[id schema table action pk key ts pos version tx ddl]"},
+		{itemEvent(event.Update, 3), slim, "[action after key]"},
+		{itemEvent(event.Delete, 3), slim, "[action key]"},
+		{ddl, slim, "[action key]"},
+		{itemEvent(event.Insert, 4), allFields &^ (1 << fieldDDL), "[]"},
+		{itemEvent(event.Update, 3), 1 << fieldPos, "[id schema table action before after changed pk key ts version tx]"},
 	}
-	var c converter
-	for ev, w := range want {
-		e := c.event(L, ev)
-		if got := fmt.Sprint(fieldsOf(e).keys); got != w {
-			t.Errorf("%s event keys %s, want %s", ev.Action, got, w)
+	for _, tt := range tests {
+		c := converter{omit: tt.omit}
+		e := c.event(L, tt.ev)
+		if got := fmt.Sprint(fieldsOf(e).keys); got != tt.want {
+			t.Errorf("%s event, omit %014b: keys %s, want %s", tt.ev.Action, tt.omit, got, tt.want)
 		}
-		if pos := e.RawGetString("pos").(*glua.LTable); (pos.RawGetString("gtid") != glua.LNil) != (ev.Pos.GTID != "") {
-			t.Errorf("%s event: pos.gtid is %v", ev.Action, pos.RawGetString("gtid"))
+		if pos, ok := e.RawGetString("pos").(*glua.LTable); ok && (pos.RawGetString("gtid") != glua.LNil) != (tt.ev.Pos.GTID != "") {
+			t.Errorf("%s event: pos.gtid is %v", tt.ev.Action, pos.RawGetString("gtid"))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 
 // The fields a listener script's table may hold (docs/scripts.md).
 var specFields = []string{
-	"name", "subscribe", "batch", "workers", "max_wait", "timeout", "retry",
+	"name", "subscribe", "fields", "batch", "workers", "max_wait", "timeout", "retry",
 	"dead_letter", "start", "handle", "on_insert", "on_update", "on_delete", "on_snapshot",
 }
 
@@ -55,6 +56,7 @@ var (
 type scriptSpec struct {
 	spec    dispatch.Spec
 	timeout time.Duration
+	omit    fieldSet // event fields left out of the listener's events
 }
 
 // specError builds an error naming the file and the field.
@@ -124,17 +126,15 @@ func parseSpec(ret glua.LValue, file string, opts *Options) (scriptSpec, error) 
 
 	switch v := t.RawGetString("subscribe").(type) {
 	case *glua.LTable:
-		n := v.Len()
-		count := 0
-		v.ForEach(func(glua.LValue, glua.LValue) { count++ })
-		if n == 0 || count != n {
+		entries, ok := list(v)
+		if !ok {
 			bad("subscribe", "must be a non-empty list of \"schema.table\" patterns, e.g. { \"shop.orders\" }")
 			break
 		}
-		for i := 1; i <= n; i++ {
-			p, ok := v.RawGetInt(i).(glua.LString)
+		for i, e := range entries {
+			p, ok := e.(glua.LString)
 			if !ok || !patternRE.MatchString(string(p)) {
-				bad("subscribe", "entry %d (%s) is not a \"schema.table\" pattern ('*' allowed in each part)", i, describe(v.RawGetInt(i)))
+				bad("subscribe", "entry %d (%s) is not a \"schema.table\" pattern ('*' allowed in each part)", i+1, describe(e))
 				continue
 			}
 			ss.spec.Subscribe = append(ss.spec.Subscribe, string(p))
@@ -147,6 +147,7 @@ func parseSpec(ret glua.LValue, file string, opts *Options) (scriptSpec, error) 
 		bad("subscribe", "must be a list of \"schema.table\" patterns, not %s", v.Type())
 	}
 
+	ss.omit = omittedFields(t.RawGetString("fields"), bad)
 	intField(t, "batch", 1, maxBatch, &ss.spec.Batch, bad)
 	intField(t, "workers", 1, maxWorkers, &ss.spec.Workers, bad)
 	msField(t, "max_wait", 1, maxWaitMillis, &ss.spec.MaxWait, bad)
@@ -224,6 +225,58 @@ func parseSpec(ret glua.LValue, file string, opts *Options) (scriptSpec, error) 
 		bad("", "no handler: define handle(events), or on_insert/on_update/on_delete/on_snapshot(event)")
 	}
 	return ss, errors.Join(errs...)
+}
+
+// list returns the entries of t when it is a non-empty array and nothing
+// else.
+func list(t *glua.LTable) ([]glua.LValue, bool) {
+	n, count := t.Len(), 0
+	t.ForEach(func(glua.LValue, glua.LValue) { count++ })
+	if n == 0 || count != n {
+		return nil, false
+	}
+	entries := make([]glua.LValue, n)
+	for i := range entries {
+		entries[i] = t.RawGetInt(i + 1)
+	}
+	return entries, true
+}
+
+// omittedFields reads the optional fields list, the event fields the
+// listener reads, and returns the others.
+func omittedFields(v glua.LValue, bad func(field, format string, args ...any)) fieldSet {
+	if v == glua.LNil {
+		return 0
+	}
+	const hint = "must be a non-empty list of event fields, e.g. { \"action\", \"key\", \"after\" }"
+	t, ok := v.(*glua.LTable)
+	if !ok {
+		bad("fields", "%s, not %s", hint, describe(v))
+		return 0
+	}
+	entries, ok := list(t)
+	if !ok {
+		bad("fields", "%s", hint)
+		return 0
+	}
+	var listed fieldSet
+	for i, e := range entries {
+		name, isString := e.(glua.LString)
+		f := slices.Index(eventFields[:], string(name))
+		switch {
+		case f >= 0 && listed.has(f):
+			bad("fields", "entry %d (%s) is listed twice", i+1, describe(e))
+		case f >= 0:
+			listed |= 1 << f
+		default:
+			known := "known: " + strings.Join(eventFields[:], ", ")
+			if s := suggest(string(name), eventFields[:]); isString && s != "" {
+				known = fmt.Sprintf("did you mean %q?", s)
+			}
+			bad("fields", "entry %d (%s) is not an event field (%s)", i+1, describe(e), known)
+		}
+	}
+	return allFields &^ listed
 }
 
 func prefixed(prefix string, bad func(field, format string, args ...any)) func(field, format string, args ...any) {
