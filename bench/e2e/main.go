@@ -18,6 +18,8 @@
 //     through the real builtins. At the end Redis must hold exactly one key
 //     per row, and the last row's value is checked; the keys are then
 //     deleted.
+//   - demo-all: the demo without its fields list, so that every event
+//     carries every field: what the list saves.
 //   - lua-json: the same listener spec whose handle only json.encodes each
 //     row: the demo without Redis.
 //   - lua-noop: the same spec with an empty handle: capture, transport,
@@ -75,7 +77,7 @@ func run() error {
 	src.Register(flag.CommandLine)
 	redisAddr := flag.String("redis", os.Getenv("MOONTIDE_REDIS_ADDR"), "Redis host:port (default $MOONTIDE_REDIS_ADDR)")
 	runs := flag.Int("runs", 1, "runs; each reads the backlog raw and once per variant")
-	variants := flag.String("variants", "go-noop,lua-noop,lua-json,demo", "pipeline passes per run, in order: go-noop, lua-noop, lua-json, demo")
+	variants := flag.String("variants", "go-noop,lua-noop,lua-json,demo,demo-all", "pipeline passes per run, in order: go-noop, lua-noop, lua-json, demo, demo-all")
 	scripts := flag.String("scripts", "scripts", "the scripts directory holding demo_cache.lua and lib/")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the first pass of -profile-variant to this file")
 	profileVariant := flag.String("profile-variant", "demo", "the variant -cpuprofile profiles")
@@ -154,11 +156,13 @@ func run() error {
 }
 
 // The demo listener's files, and the strings the bench rewrites: the
-// variants replace the demo's handle, from demoHandle on.
+// variants replace the demo's handle, from demoHandle on, and demo-all
+// drops the line of demoFields.
 const (
 	demoFile      = "demo_cache.lua"
 	demoKeysFile  = "lib/demo/keys.lua"
 	demoSubscribe = `"moontide_demo.items"`
+	demoFields    = "  fields    = "
 	demoKeyPrefix = `"item:"`
 	demoHandle    = "  handle = function(events)"
 )
@@ -178,15 +182,15 @@ func readDemo(dir string) (demoScripts, error) {
 		return demoScripts{}, err
 	}
 	d := demoScripts{string(l), string(k)}
-	if strings.Count(d.listener, demoSubscribe) != 1 || strings.Count(d.listener, demoHandle) != 1 || strings.Count(d.keys, demoKeyPrefix) != 1 {
-		return d, fmt.Errorf("the demo listener changed: want one %s and one %q in %s and one %s in %s; update bench/e2e",
-			demoSubscribe, demoHandle, demoFile, demoKeyPrefix, demoKeysFile)
+	if strings.Count(d.listener, demoSubscribe) != 1 || strings.Count(d.listener, demoFields) != 1 || strings.Count(d.listener, demoHandle) != 1 || strings.Count(d.keys, demoKeyPrefix) != 1 {
+		return d, fmt.Errorf("the demo listener changed: want one %s, one %q and one %q in %s and one %s in %s; update bench/e2e",
+			demoSubscribe, demoFields, demoHandle, demoFile, demoKeyPrefix, demoKeysFile)
 	}
 	return d, nil
 }
 
-// handles are the Lua variants' handle functions; demo uses the shipped
-// script. Every variant has the demo's batch and workers.
+// handles are the Lua variants' handle functions; demo and demo-all use
+// the shipped one. Every variant has the demo's batch and workers.
 var handles = map[string]string{
 	"lua-noop": `function(events) end`,
 	"lua-json": `function(events)
@@ -194,7 +198,8 @@ var handles = map[string]string{
       if ev.action ~= "ddl" and ev.action ~= "delete" then json.encode(ev.after) end
     end
   end`,
-	"demo": "",
+	"demo":     "",
+	"demo-all": "",
 }
 
 // pipeline holds what every pass shares.
@@ -271,7 +276,7 @@ func (p pipeline) pass(ctx context.Context, variant, keyPrefix string) (backlog.
 		if n := counter.Distinct(); n != int64(p.bl.Rows) {
 			return m, fmt.Errorf("the handler saw %d distinct rows, want %d", n, p.bl.Rows)
 		}
-	case "demo":
+	case "demo", "demo-all":
 		return m, p.checkRedis(ctx, keyPrefix)
 	}
 	return m, nil
@@ -284,6 +289,10 @@ func (p pipeline) writeScripts(dir, variant, table, keyPrefix string) error {
 	listener := strings.Replace(p.demo.listener, demoSubscribe, fmt.Sprintf("%q", table), 1)
 	if h := handles[variant]; h != "" {
 		listener = listener[:strings.Index(listener, demoHandle)] + "  handle = " + h + ",\n}\n"
+	}
+	if variant == "demo-all" {
+		i := strings.Index(listener, demoFields)
+		listener = listener[:i] + listener[i+strings.IndexByte(listener[i:], '\n')+1:]
 	}
 	keys := strings.Replace(p.demo.keys, demoKeyPrefix, fmt.Sprintf("%q", keyPrefix+"item:"), 1)
 	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(demoKeysFile)), 0o755); err != nil {
