@@ -145,8 +145,8 @@ const optionalFields = 1<<fieldBefore | 1<<fieldAfter | 1<<fieldChanged | 1<<fie
 
 func (fs fieldSet) has(f int) bool { return fs&(1<<f) != 0 }
 
-// fieldsOfEvent returns the fields ev has, by its action and row images.
-func fieldsOfEvent(ev *event.Event) fieldSet {
+// fieldsIn returns the fields ev has, by its action and row images.
+func fieldsIn(ev *event.Event) fieldSet {
 	fs := allFields &^ optionalFields
 	if ev.Before != nil {
 		fs |= 1 << fieldBefore
@@ -282,7 +282,7 @@ func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
 		t = emptyTable
 	}
 	ti := c.table(t)
-	present := fieldsOfEvent(ev) &^ c.omit
+	present := fieldsIn(ev) &^ c.omit
 
 	// Subtables use c.vals as scratch, so the event's values gather here
 	// first.
