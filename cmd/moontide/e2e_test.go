@@ -153,6 +153,7 @@ local mysql = require("mysql")
 return {
   name = "replica",
   subscribe = { %q },
+  fields = { "id", "action", "before", "after" },
   batch = %d,
   workers = 4,
   start = "earliest",
