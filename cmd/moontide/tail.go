@@ -27,8 +27,9 @@ form scripts receive them. It is for looking, not for building on: it never
 saves a checkpoint and never commits Kafka offsets, so running it changes
 nothing for capture or dispatch.
 
-Arguments are schema.table patterns ('*' allowed in each part); without any,
-every table the source section includes is shown. Events come straight from
+Arguments are schema.table patterns ('*' allowed in each part, a name with
+a dot in backquotes: shop.` + "`order.items`" + `); without any, every table the
+source section includes is shown. Events come straight from
 the binlog under a replica id of its own, so tail does not disturb a running
 capture, and they are exactly the JSON capture publishes to Kafka.
 

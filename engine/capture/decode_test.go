@@ -272,17 +272,26 @@ func TestDecodeImageNamesTheColumnItCannotDecode(t *testing.T) {
 }
 
 func TestFilterMatchesSchemaAndTablePatterns(t *testing.T) {
-	f, err := NewFilter([]string{"shop.*", "crm.user*"}, []string{"shop.tmp_*", "*.moontide_checkpoint"})
+	f, err := NewFilter([]string{"shop.*", "crm.user*", "`legacy.db`.`Order Details`", "wh.item[1]"}, []string{"shop.tmp_*", "*.moontide_checkpoint"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for in, want := range map[string]bool{
-		"shop.orders": true, "shop.tmp_x": false, "crm.users": true, "crm.leads": false,
-		"other.t": false, "shop.moontide_checkpoint": false,
+	for _, tt := range []struct {
+		schema, table string
+		want          bool
+	}{
+		{"shop", "orders", true}, {"shop", "tmp_x", false}, {"crm", "users", true}, {"crm", "leads", false},
+		{"other", "t", false}, {"shop", "moontide_checkpoint", false},
+		{"legacy.db", "Order Details", true}, {"legacy", "db.Order Details", false},
+		{"wh", "item[1]", true}, {"wh", "item1", false}, // '[' is a character, not a class
 	} {
-		schema, table, _ := strings.Cut(in, ".")
-		if got := f.Match(schema, table); got != want {
-			t.Errorf("Match(%s) = %v, want %v", in, got, want)
+		if got := f.Match(tt.schema, tt.table); got != tt.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tt.schema, tt.table, got, tt.want)
+		}
+	}
+	for schema, want := range map[string]bool{"shop": true, "legacy.db": true, "crm": true, "other": false} {
+		if got := f.MatchSchema(schema); got != want {
+			t.Errorf("MatchSchema(%q) = %v, want %v", schema, got, want)
 		}
 	}
 	if _, err := NewFilter([]string{"noschema"}, nil); err == nil {

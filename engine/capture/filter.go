@@ -2,16 +2,18 @@ package capture
 
 import (
 	"fmt"
-	"path"
+	"slices"
 	"strings"
+
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // Filter decides which tables are captured: a table is captured when it
 // matches an include pattern (or there are none) and no exclude pattern.
-// Patterns are schema.table with '*' matching any run of characters inside
-// one part; matching is case-sensitive, like table names on Linux servers.
+// Patterns are those of package pattern; matching is case-sensitive, like
+// table names on Linux servers.
 type Filter struct {
-	include, exclude [][2]string
+	include, exclude []pattern.Pattern
 }
 
 // NewFilter checks and compiles include and exclude patterns.
@@ -19,21 +21,15 @@ func NewFilter(include, exclude []string) (*Filter, error) {
 	f := &Filter{}
 	for _, list := range []struct {
 		pats []string
-		dst  *[][2]string
+		dst  *[]pattern.Pattern
 		name string
 	}{{include, &f.include, "include"}, {exclude, &f.exclude, "exclude"}} {
 		for _, p := range list.pats {
-			p = strings.TrimSpace(p)
-			schema, table, ok := strings.Cut(p, ".")
-			if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
-				return nil, fmt.Errorf("%s pattern %q must be schema.table ('*' allowed in each part)", list.name, p)
+			cp, err := pattern.Parse(strings.TrimSpace(p))
+			if err != nil {
+				return nil, fmt.Errorf("%s %w", list.name, err)
 			}
-			for _, part := range []string{schema, table} {
-				if _, err := path.Match(part, ""); err != nil {
-					return nil, fmt.Errorf("%s pattern %q: %w", list.name, p, err)
-				}
-			}
-			*list.dst = append(*list.dst, [2]string{schema, table})
+			*list.dst = append(*list.dst, cp)
 		}
 	}
 	return f, nil
@@ -58,34 +54,12 @@ func (f *Filter) MatchSchema(schema string) bool {
 	if f == nil {
 		return true
 	}
-	if len(f.include) > 0 {
-		ok := false
-		for _, p := range f.include {
-			if m, _ := path.Match(p[0], schema); m {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
+	if len(f.include) > 0 && !slices.ContainsFunc(f.include, func(p pattern.Pattern) bool { return p.MatchSchema(schema) }) {
+		return false
 	}
-	for _, p := range f.exclude {
-		if m, _ := path.Match(p[0], schema); m && p[1] == "*" {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(f.exclude, func(p pattern.Pattern) bool { return p.MatchSchema(schema) && p.AnyTable() })
 }
 
-func matchAny(pats [][2]string, schema, table string) bool {
-	for _, p := range pats {
-		if m, _ := path.Match(p[0], schema); !m {
-			continue
-		}
-		if m, _ := path.Match(p[1], table); m {
-			return true
-		}
-	}
-	return false
+func matchAny(pats []pattern.Pattern, schema, table string) bool {
+	return slices.ContainsFunc(pats, func(p pattern.Pattern) bool { return p.Match(schema, table) })
 }

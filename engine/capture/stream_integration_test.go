@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/moontide/moontide/engine/checkpoint"
+	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/internal/testenv"
 )
@@ -702,5 +704,55 @@ func statementWriteStopsCapture(t *testing.T, want string, prepare func(schema s
 		t.Log(err)
 	case <-ctx.Done():
 		t.Fatal("capture went on past rows it cannot see")
+	}
+}
+
+// TestIntegrationBackquotedPatternsChooseNamesWithDots captures a table
+// named with a dot, next to one whose name differs only there, on both dev
+// servers: with FULL metadata, and with MINIMAL, where the schema history
+// follows its CREATE and ALTER.
+func TestIntegrationBackquotedPatternsChooseNamesWithDots(t *testing.T) {
+	for _, srv := range []struct {
+		name string
+		dsn  func(testing.TB) config.MySQLDSN
+		db   func(testing.TB) *sql.DB
+	}{
+		{"full metadata", testenv.SourceMySQL, testenv.Source},
+		{"minimal metadata", testenv.MinimalMySQL, testenv.Minimal},
+	} {
+		t.Run(srv.name, func(t *testing.T) {
+			ctx := testenv.Context(t, time.Minute)
+			dsn, db := srv.dsn(t), srv.db(t)
+			schema := testenv.FreshDatabase(t, db)
+			dotted, plain := "`"+schema+"`.`order.items`", "`"+schema+"`.`order_items`"
+			from := currentPos(ctx, t, dsn)
+			execAll(ctx, t, db,
+				"CREATE TABLE "+dotted+" (id INT PRIMARY KEY, note VARCHAR(10))",
+				"CREATE TABLE "+plain+" (id INT PRIMARY KEY)",
+				"INSERT INTO "+plain+" VALUES (1)",
+				"INSERT INTO "+dotted+" VALUES (2, 'x')",
+				"ALTER TABLE "+dotted+" ADD COLUMN n INT",
+				"INSERT INTO "+dotted+" VALUES (3, 'y', 4)",
+				"INSERT INTO "+plain+" VALUES (5)")
+			rec := newRecorder()
+			stop := startCapture(t, Options{DSN: dsn, Start: from, Include: []string{dotted}}, rec)
+			defer stop()
+			all := func([]*event.Event) bool { return true }
+			rec.waitFor(ctx, t, "two statements and two inserts", func(evs []*event.Event) bool { return len(evs) >= 4 })
+			time.Sleep(200 * time.Millisecond) // room for an event of the other table to show
+			var got []string
+			for _, e := range rec.waitFor(ctx, t, "", all) {
+				got = append(got, fmt.Sprintf("%s %s.%s %v", e.Action, e.Table.Schema, e.Table.Name, e.After))
+			}
+			want := []string{
+				fmt.Sprintf("ddl %s.order.items []", schema),
+				fmt.Sprintf("insert %s.order.items [2 x]", schema),
+				fmt.Sprintf("ddl %s.order.items []", schema),
+				fmt.Sprintf("insert %s.order.items [3 y 4]", schema),
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }

@@ -413,7 +413,7 @@ func TestLoadErrors(t *testing.T) {
 				"6 problems:",
 				"10-source.yaml:3: source.flavor: must be mysql or mariadb",
 				"source.start:",
-				`10-source.yaml:4: source.include[0]: pattern "shop" must be schema.table`,
+				`10-source.yaml:4: source.include[0]: pattern "shop": want schema.table`,
 				`source.include[1]: pattern "a.b.c"`,
 				"70-log.yaml:2: log.level: must be debug, info, warn or error",
 				"70-log.yaml:3: log.format: must be text or json",

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // Flavors of source server. They differ in GTID format and in a few binlog
@@ -74,12 +76,12 @@ func (s Source) Validate() error {
 		p.add("start", "%v", err)
 	}
 	for i, pat := range s.Include {
-		if err := checkTablePattern(pat); err != nil {
+		if _, err := pattern.Parse(pat); err != nil {
 			p.add(fmt.Sprintf("include[%d]", i), "%v", err)
 		}
 	}
 	for i, pat := range s.Exclude {
-		if err := checkTablePattern(pat); err != nil {
+		if _, err := pattern.Parse(pat); err != nil {
 			p.add(fmt.Sprintf("exclude[%d]", i), "%v", err)
 		}
 	}
@@ -91,17 +93,6 @@ func (s Source) Validate() error {
 		p.add("charset", "must not be empty")
 	}
 	return p.err()
-}
-
-func checkTablePattern(pat string) error {
-	if strings.Count(pat, ".") != 1 {
-		return fmt.Errorf("pattern %q must be schema.table with exactly one dot ('*' allowed in each part)", pat)
-	}
-	schema, table, _ := strings.Cut(pat, ".")
-	if schema == "" || table == "" {
-		return fmt.Errorf("pattern %q has an empty part; write * to match any", pat)
-	}
-	return nil
 }
 
 // StartKind says which form a source start position takes.

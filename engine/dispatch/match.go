@@ -2,11 +2,11 @@ package dispatch
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/moontide/moontide/engine/event"
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // maxCached bounds the per-(schema, table) caches of Matcher and Router. A
@@ -18,86 +18,22 @@ const maxCached = 1 << 14
 // tableName is the key of the match caches.
 type tableName struct{ schema, table string }
 
-// glob is one part of a pattern: literal runs separated by '*'.
-type glob struct {
-	any   bool     // the part is "*" alone
-	lits  []string // the literal runs; len(lits) = number of '*' + 1
-	exact bool     // no '*' at all: lits[0] is the whole part
-}
-
-func compileGlob(s string) glob {
-	if s == "*" {
-		return glob{any: true}
-	}
-	lits := strings.Split(s, "*")
-	return glob{lits: lits, exact: len(lits) == 1}
-}
-
-// match reports whether s matches the glob. '*' matches any run, including
-// the empty one, and never crosses into the other part because parts are
-// matched separately.
-func (g glob) match(s string) bool {
-	switch {
-	case g.any:
-		return true
-	case g.exact:
-		return s == g.lits[0]
-	}
-	first, last := g.lits[0], g.lits[len(g.lits)-1]
-	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
-		return false
-	}
-	s = s[len(first) : len(s)-len(last)]
-	// Greedy leftmost matching of the middle runs is exact for patterns
-	// whose only wildcard is '*': taking the earliest occurrence of each
-	// run leaves the most room for the runs after it.
-	for _, lit := range g.lits[1 : len(g.lits)-1] {
-		i := strings.Index(s, lit)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(lit):]
-	}
-	return true
-}
-
-type pattern struct{ schema, table glob }
-
-// ParsePattern checks one subscription pattern: "schema.table", each part
-// non-empty, '*' allowed anywhere within a part.
-func ParsePattern(p string) error {
-	_, err := compilePattern(p)
-	return err
-}
-
-func compilePattern(p string) (pattern, error) {
-	schema, table, ok := strings.Cut(p, ".")
-	switch {
-	case !ok:
-		return pattern{}, fmt.Errorf("subscription %q: want schema.table", p)
-	case schema == "" || table == "":
-		return pattern{}, fmt.Errorf("subscription %q: schema and table must not be empty", p)
-	case strings.Contains(table, "."):
-		return pattern{}, fmt.Errorf("subscription %q: more than one '.'; write schema.table", p)
-	}
-	return pattern{compileGlob(schema), compileGlob(table)}, nil
-}
-
 // Matcher answers whether a table is in a listener's subscription. It is
 // compiled once per Spec and safe for concurrent use; answers are cached
 // per (schema, table), so after the first event of a table a match costs one
 // map lookup and no allocation.
 type Matcher struct {
-	pats  []pattern
+	pats  []pattern.Pattern
 	mu    sync.Mutex // serialises cache writers; readers never lock
 	cache atomic.Pointer[map[tableName]bool]
 }
 
-// NewMatcher compiles subscription patterns. An empty list matches nothing.
+// NewMatcher compiles subscription patterns (package pattern). An empty
+// list matches nothing.
 func NewMatcher(patterns []string) (*Matcher, error) {
-	m := &Matcher{pats: make([]pattern, 0, len(patterns))}
+	m := &Matcher{pats: make([]pattern.Pattern, 0, len(patterns))}
 	for _, p := range patterns {
-		cp, err := compilePattern(p)
+		cp, err := pattern.Parse(p)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +68,7 @@ func (m *Matcher) MatchEvent(e *event.Event) bool {
 
 func (m *Matcher) match(schema, table string) bool {
 	for _, p := range m.pats {
-		if p.schema.match(schema) && p.table.match(table) {
+		if p.Match(schema, table) {
 			return true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // The defaults Spec documents, applied by WithDefaults.
@@ -54,7 +56,7 @@ func (s Spec) Validate() error {
 		errs = append(errs, errors.New("subscribe needs at least one schema.table pattern"))
 	}
 	for _, p := range s.Subscribe {
-		if err := ParsePattern(p); err != nil {
+		if _, err := pattern.Parse(p); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -54,7 +54,7 @@ func TestLoadRejectsBadScripts(t *testing.T) {
 		}, []string{`field "subscribe": must be a list: write { "a.b" }`}},
 		{"bad pattern", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"orders"}, handle = function() end }`,
-		}, []string{`entry 1 ("orders") is not a "schema.table" pattern`}},
+		}, []string{`field "subscribe": entry 1: pattern "orders": want schema.table`}},
 		{"fields as a string", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = "after", handle = function() end }`,
 		}, []string{`x.lua: field "fields": must be a non-empty list of event fields`, `not "after"`}},
@@ -70,6 +70,9 @@ func TestLoadRejectsBadScripts(t *testing.T) {
 		{"field listed twice", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"a.b"}, fields = {"key", "after", "key"}, handle = function() end }`,
 		}, []string{`field "fields": entry 3 ("key") is listed twice`}},
+		{"space in a pattern", map[string]string{
+			"x.lua": `return { name = "x", subscribe = {"shop. orders"}, handle = function() end }`,
+		}, []string{`field "subscribe": entry 1: pattern "shop. orders": space around " orders"`}},
 		{"fractional batch", map[string]string{
 			"x.lua": `return { name = "x", subscribe = {"a.b"}, batch = 1.5, handle = function() end }`,
 		}, []string{`field "batch": must be an integer`}},
@@ -106,7 +109,7 @@ func TestLoadRejectsBadScripts(t *testing.T) {
 func TestLoadDefaultsAndLayout(t *testing.T) {
 	dir := writeScripts(t, map[string]string{
 		"b.lua":         script("beta"),
-		"a.lua":         `return { name = "alpha", subscribe = {"s.*", "*.t"}, dead_letter = true, on_delete = function() end }`,
+		"a.lua":         "return { name = \"alpha\", subscribe = {\"s.*\", \"*.t\", \"shop.`order.items`\"}, dead_letter = true, on_delete = function() end }",
 		"notes.txt":     "not a script",
 		".hidden.lua":   "syntax error here",
 		"lib/x/y.lua":   `return { v = 1 }`,
@@ -127,6 +130,9 @@ func TestLoadDefaultsAndLayout(t *testing.T) {
 		t.Fatalf("listeners %v", names)
 	}
 	a := g.Listener("alpha").Spec()
+	if want := []string{"s.*", "*.t", "shop.`order.items`"}; !reflect.DeepEqual(a.Subscribe, want) {
+		t.Errorf("subscribe %q, want %q", a.Subscribe, want)
+	}
 	if a.Batch != 500 || a.Workers != 3 || a.Start != "latest" || !a.DeadLetter || a.Retry.MaxAttempts != DefaultDeadLetterAttempts {
 		t.Errorf("spec %+v does not carry the defaults", a)
 	}

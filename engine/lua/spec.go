@@ -15,6 +15,7 @@ import (
 	"github.com/moontide/moontide/engine/dispatch"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/engine/hint"
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // The fields a listener script's table may hold (docs/scripts.md).
@@ -47,10 +48,7 @@ const (
 	maxWaitMillis = 3600 * 1000
 )
 
-var (
-	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-	patternRE = regexp.MustCompile(`^[^.\s]+\.[^.\s]+$`)
-)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // scriptSpec is what parseSpec reads from a script's table.
 type scriptSpec struct {
@@ -133,8 +131,12 @@ func parseSpec(ret glua.LValue, file string, opts *Options) (scriptSpec, error) 
 		}
 		for i, e := range entries {
 			p, ok := e.(glua.LString)
-			if !ok || !patternRE.MatchString(string(p)) {
-				bad("subscribe", "entry %d (%s) is not a \"schema.table\" pattern ('*' allowed in each part)", i+1, describe(e))
+			if !ok {
+				bad("subscribe", "entry %d (%s) is not a \"schema.table\" pattern", i+1, describe(e))
+				continue
+			}
+			if _, err := pattern.Parse(string(p)); err != nil {
+				bad("subscribe", "entry %d: %v", i+1, err)
 				continue
 			}
 			ss.spec.Subscribe = append(ss.spec.Subscribe, string(p))

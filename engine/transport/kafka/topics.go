@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/moontide/moontide/engine/dispatch"
+	"github.com/moontide/moontide/engine/pattern"
 )
 
 // Topics names topics and creates them when they are missing.
@@ -142,13 +143,15 @@ func (t *Topics) List(ctx context.Context, patterns []string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("listing topics: %w", err)
 	}
-	safe := make([]string, len(patterns))
+	// Topic names hold sanitized names: match them with patterns whose
+	// literal runs are sanitized alike.
+	safe := make([]pattern.Pattern, len(patterns))
 	for i, p := range patterns {
-		safe[i] = sanitizePattern(p)
-	}
-	m, err := dispatch.NewMatcher(safe)
-	if err != nil {
-		return nil, err
+		cp, err := pattern.Parse(p)
+		if err != nil {
+			return nil, err
+		}
+		safe[i] = cp.Map(sanitize)
 	}
 	var out []string
 	for _, tp := range md.Topics {
@@ -157,26 +160,9 @@ func (t *Topics) List(ctx context.Context, patterns []string) ([]string, error) 
 			continue
 		}
 		schema, table, ok := strings.Cut(rest, ".")
-		if !ok {
-			continue
-		}
-		if m.Match(schema, table) {
+		if ok && slices.ContainsFunc(safe, func(p pattern.Pattern) bool { return p.Match(schema, table) }) {
 			out = append(out, tp.Name)
 		}
 	}
 	return out, nil
-}
-
-// sanitizePattern applies the topic-name rules of sanitize to each part of a
-// "schema.table" pattern, keeping its '*'.
-func sanitizePattern(p string) string {
-	schema, table, _ := strings.Cut(p, ".")
-	part := func(s string) string {
-		runs := strings.Split(s, "*")
-		for i := range runs {
-			runs[i] = sanitize(runs[i])
-		}
-		return strings.Join(runs, "*")
-	}
-	return part(schema) + "." + part(table)
 }
