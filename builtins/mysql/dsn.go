@@ -19,7 +19,9 @@ import (
 // variables). Whatever the URL says, values are never reinterpreted:
 // Loc=UTC, parseTime=false (DATE/DATETIME/TIMESTAMP stay text), and
 // interpolateParams=false (arguments always travel separately from the SQL
-// text, as placeholders of server-side prepared statements).
+// text, as placeholders of server-side prepared statements). Sessions use
+// time_zone '+00:00' unless the URL sets one: events carry TIMESTAMPs in
+// UTC, and upsert writes them as such.
 func parseDSN(s string, timeout time.Duration) (*driver.Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -66,6 +68,12 @@ func parseDSN(s string, timeout time.Duration) (*driver.Config, error) {
 		return nil, fmt.Errorf("parsing mysql dsn: %s", redactErr(err, c.Passwd))
 	}
 	c = parsed
+	if _, ok := c.Params["time_zone"]; !ok {
+		if c.Params == nil {
+			c.Params = map[string]string{}
+		}
+		c.Params["time_zone"] = "'+00:00'"
+	}
 	c.Loc = time.UTC
 	c.ParseTime = false
 	c.InterpolateParams = false

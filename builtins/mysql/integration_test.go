@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,55 @@ func TestIntegrationAServerGoneMidBatchFailsItAndTheRetrySucceeds(t *testing.T) 
 	}
 	if got := rows(t, db, schema); len(got) != 200 || !bytes.HasPrefix([]byte(got[199]), []byte("200 1.25")) {
 		t.Errorf("%d rows, last %q; want 200", len(got), got[len(got)-1])
+	}
+}
+
+// TestIntegrationWritesFollowTheDestinationsColumnTypes writes the bytes of
+// MariaDB's INET6 and UUID, a BIT(64) beyond 2^53 and an event's UTC
+// instant with upsert and delete, including to a column added after the
+// first write, and reads the session's time zone.
+func TestIntegrationWritesFollowTheDestinationsColumnTypes(t *testing.T) {
+	db := testenv.Dest(t)
+	schema := testenv.FreshDatabase(t, db)
+	ctx := testenv.Context(t, 30*time.Second)
+	tbl := "`" + schema + "`.`hosts`"
+	if _, err := db.ExecContext(ctx, "CREATE TABLE "+tbl+" (id UUID PRIMARY KEY, ip INET6, mask BIT(64), seen TIMESTAMP(3) NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	run := func(body string) {
+		t.Helper()
+		l := listener(t, mysqlSinks(testenv.DestDSN(t)), strings.ReplaceAll(body, "$T", schema+".hosts"))
+		if err := l.Handle(ctx, 0, []*event.Event{orderEvent(event.Insert, 1, "1", nil, nil, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const id1, id2 = `"\18\62\69\103\232\155\18\211\164\86\66\102\20\23\64\0"`, `"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1"`
+	run(`
+    mysql.upsert("$T", { id = ` + id1 + `, ip = "\32\1\13\184\0\0\0\0\0\0\0\0\0\0\0\1", mask = "18446744073709551615", seen = "2024-02-29T12:34:56.789Z" }, "id")
+    mysql.upsert("$T", { id = ` + id2 + `, ip = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", mask = 5, seen = json.null }, "id")
+    local tz = assert(mysql.query("SELECT @@time_zone AS tz"))
+    assert(tz[1].tz == "+00:00", "time zone " .. tostring(tz[1].tz))`)
+	if _, err := db.ExecContext(ctx, "ALTER TABLE "+tbl+" ADD COLUMN v4 INET4"); err != nil {
+		t.Fatal(err)
+	}
+	run(`
+    mysql.upsert("$T", { id = ` + id1 + `, v4 = "\192\168\0\1" }, "id")
+    mysql.delete("$T", { id = ` + id2 + ` })`)
+	var got []string
+	rs, err := db.QueryContext(ctx, "SELECT id, ip, mask+0, CONVERT_TZ(seen, @@session.time_zone, '+00:00'), v4 FROM "+tbl+" ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id, ip, mask, seen, v4 sql.NullString
+		if err := rs.Scan(&id, &ip, &mask, &seen, &v4); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{id.String, ip.String, mask.String, seen.String, v4.String}, " "))
+	}
+	want := []string{"123e4567-e89b-12d3-a456-426614174000 2001:db8::1 18446744073709551615 2024-02-29 12:34:56.789 192.168.0.1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

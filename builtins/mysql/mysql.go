@@ -20,10 +20,12 @@
 //     backtick-quoted with backticks doubled.
 //   - Values are exact both ways: integers beyond 2^53 (strings in Lua) and
 //     DECIMALs (strings) are sent as text the server converts exactly;
-//     query returns integer columns as numbers, or as strings beyond 2^53,
-//     DECIMAL and temporal columns as text (the connection uses UTC and
-//     parseTime=false), binary columns as byte strings and NULL as
-//     json.null.
+//     upsert and delete send binary, BIT and temporal values as their
+//     destination columns need them (columns.go), so that upserting
+//     ev.after reproduces the source row; query returns integer columns as
+//     numbers, or as strings beyond 2^53, DECIMAL and temporal columns as
+//     text (the session uses UTC and parseTime=false), binary columns as
+//     byte strings and NULL as json.null.
 //   - One *sql.DB per sink and settings, shared by every listener and
 //     reload generation through lua.Env.Client and opened lazily; Open does
 //     no I/O.
@@ -81,8 +83,12 @@ type conn struct {
 	db *db
 }
 
-// db is the shared pool of one sink.
-type db struct{ *sql.DB }
+// db is the shared pool of one sink, and what is known of the columns it
+// writes.
+type db struct {
+	*sql.DB
+	cols columnCache
+}
 
 // Close closes the pool.
 func (d *db) Close() error { return d.DB.Close() }
@@ -115,7 +121,7 @@ func openDB(cfg *lua.SinkConfig) (*db, error) {
 	d := sql.OpenDB(connector) // no I/O until the first statement
 	d.SetMaxIdleConns(maxIdleConns)
 	d.SetConnMaxIdleTime(connMaxIdleTime)
-	return &db{d}, nil
+	return &db{DB: d}, nil
 }
 
 func (c *conn) pool() (*db, error) {
@@ -155,15 +161,20 @@ func (c *conn) writer(L *glua.LState, op string) *txWriter {
 	if err != nil {
 		L.RaiseError("mysql.%s: %v", op, err)
 	}
-	var d *sql.DB
+	var d *db
 	if !c.Env.Recording() {
 		p, err := c.pool()
 		if err != nil {
 			L.RaiseError("mysql.%s: %v", op, err)
 		}
-		d = p.DB
+		d = p
 	}
-	w, err := c.Env.Writer("mysql:"+cfg.Name, func() lua.Writer { return &txWriter{db: d, sink: cfg.Name} })
+	w, err := c.Env.Writer("mysql:"+cfg.Name, func() lua.Writer {
+		if d == nil {
+			return &txWriter{sink: cfg.Name}
+		}
+		return &txWriter{db: d.DB, cols: &d.cols, sink: cfg.Name}
+	})
 	if err != nil {
 		L.RaiseError("mysql.%s: %v", op, err)
 	}

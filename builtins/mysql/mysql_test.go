@@ -196,8 +196,11 @@ func TestTheDSNAlwaysKeepsValuesExact(t *testing.T) {
 	if c.Params["sql_mode"] != "'STRICT_ALL_TABLES'" || c.Timeout != 3*time.Second {
 		t.Errorf("params %v timeout %v", c.Params, c.Timeout)
 	}
-	if c, err := parseDSN("mysql://u@/", 0); err != nil || c.Addr != "127.0.0.1:3306" {
+	if c, err := parseDSN("mysql://u@/", 0); err != nil || c.Addr != "127.0.0.1:3306" || c.Params["time_zone"] != "'+00:00'" {
 		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	if c, err := parseDSN("mysql://u@/?time_zone=%27Europe%2FParis%27", 0); err != nil || c.Params["time_zone"] != "'Europe/Paris'" {
+		t.Errorf("a time zone of the URL: %+v, %v", c, err)
 	}
 	for _, bad := range []string{"postgres://u:secret@h/db", "mysql://u:secret@h:99999/db", "mysql://u:secret@h/a/b", "mysql://u:sec%zzret@h/db"} {
 		_, err := parseDSN(bad, 0)
@@ -205,6 +208,59 @@ func TestTheDSNAlwaysKeepsValuesExact(t *testing.T) {
 			t.Errorf("parseDSN(%q) accepted", bad)
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("parseDSN(%q): error %q shows the password", bad, err)
+		}
+	}
+}
+
+func TestColumnClassesShapeTheStatements(t *testing.T) {
+	classes := []colClass{bitCol, plainCol, binaryCol, temporalCol}
+	up := op{kind: opUpsert, qtable: "`t`", cols: []string{"b", "id", "ip", "ts"}, keys: []string{"id"}, classes: classes,
+		vals: []any{"18446744073709551615", int64(1), "\x00\x00\x00\x00", "2024-02-29T12:34:56.789Z"}}
+	s := upsertStmt([]op{up, up})
+	wantSQL := "INSERT INTO `t` (`b`,`id`,`ip`,`ts`) VALUES (CAST(? AS UNSIGNED),?,CAST(? AS BINARY),?),(CAST(? AS UNSIGNED),?,CAST(? AS BINARY),?)" +
+		" ON DUPLICATE KEY UPDATE `b`=VALUES(`b`),`ip`=VALUES(`ip`),`ts`=VALUES(`ts`)"
+	if s.sql != wantSQL {
+		t.Errorf("upsert:\n%s\nwant:\n%s", s.sql, wantSQL)
+	}
+	if s.args[3] != "2024-02-29T12:34:56.789" || s.args[0] != "18446744073709551615" {
+		t.Errorf("upsert args %q", s.args)
+	}
+	del := op{kind: opDelete, qtable: "`t`", cols: []string{"u"}, classes: []colClass{binaryCol}, vals: []any{"\x12\x3e"}}
+	if s := deleteStmt([]op{del, del}); s.sql != "DELETE FROM `t` WHERE `u` IN (CAST(? AS BINARY),CAST(? AS BINARY))" {
+		t.Errorf("delete: %s", s.sql)
+	}
+	if s := deleteStmt([]op{del}); s.sql != "DELETE FROM `t` WHERE `u`=CAST(? AS BINARY)" {
+		t.Errorf("delete of one: %s", s.sql)
+	}
+}
+
+func TestOnlyAnEventsInstantLosesItsZ(t *testing.T) {
+	tests := []struct {
+		class colClass
+		in    any
+		want  any
+	}{
+		{temporalCol, "2024-02-29T12:34:56Z", "2024-02-29T12:34:56"},
+		{temporalCol, "2024-02-29T12:34:56.000001Z", "2024-02-29T12:34:56.000001"},
+		{temporalCol, "2024-02-29 12:34:56", "2024-02-29 12:34:56"},
+		{temporalCol, "0000-00-00 00:00:00", "0000-00-00 00:00:00"},
+		{temporalCol, "Zulu", "Zulu"},
+		{temporalCol, int64(20240229), int64(20240229)},
+		{plainCol, "2024-02-29T12:34:56Z", "2024-02-29T12:34:56Z"},
+		{binaryCol, "2024-02-29T12:34:56Z", "2024-02-29T12:34:56Z"},
+	}
+	for _, tt := range tests {
+		if got := tt.class.arg(tt.in); got != tt.want {
+			t.Errorf("class %d, arg(%v) = %v, want %v", tt.class, tt.in, got, tt.want)
+		}
+	}
+	for typ, want := range map[string]colClass{
+		"INET4": binaryCol, "uuid": binaryCol, "varbinary": binaryCol, "longblob": binaryCol, "point": binaryCol,
+		"bit": bitCol, "timestamp": temporalCol, "datetime": temporalCol,
+		"date": plainCol, "time": plainCol, "varchar": plainCol, "json": plainCol, "decimal": plainCol,
+	} {
+		if got := classOf(typ); got != want {
+			t.Errorf("classOf(%q) = %d, want %d", typ, got, want)
 		}
 	}
 }

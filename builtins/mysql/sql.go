@@ -31,6 +31,9 @@ type op struct {
 	vals []any
 	// keys are an upsert's key columns, in the script's order.
 	keys []string
+	// classes says how each of cols is sent (columns.go); set at flush,
+	// nil for plain placeholders.
+	classes []colClass
 	// shape identifies writes that can share one statement: same kind,
 	// table, columns and keys.
 	shape string
@@ -150,7 +153,7 @@ func upsertStmt(group []op) stmt {
 	for _, k := range o.keys {
 		isKey[k] = true
 	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", len(o.cols)), ",") + ")"
+	tuple := "(" + strings.Join(o.placeholders(), ",") + ")"
 	var head, tail strings.Builder
 	head.WriteString("INSERT INTO ")
 	head.WriteString(o.qtable)
@@ -184,7 +187,7 @@ func upsertStmt(group []op) stmt {
 			b.WriteByte(',')
 		}
 		b.WriteString(tuple)
-		args = append(args, group[i].vals...)
+		args = group[i].appendArgs(args)
 	}
 	b.WriteString(tail.String())
 	return stmt{sql: b.String(), args: args, shown: head.String() + tuple + tail.String()}
@@ -196,24 +199,49 @@ func upsertStmt(group []op) stmt {
 func deleteStmt(group []op) stmt {
 	o := &group[0]
 	qcols, _ := quoteAll(o.cols)
+	ph := o.placeholders()
 	conds := make([]string, len(qcols))
 	for i, q := range qcols {
-		conds[i] = q + "=?"
+		conds[i] = q + "=" + ph[i]
 	}
 	one := strings.Join(conds, " AND ")
 	head := "DELETE FROM " + o.qtable + " WHERE "
 	args := make([]any, 0, len(group)*len(o.cols))
 	for i := range group {
-		args = append(args, group[i].vals...)
+		args = group[i].appendArgs(args)
 	}
 	var where string
 	switch {
 	case len(group) == 1:
 		where = one
 	case len(qcols) == 1:
-		where = qcols[0] + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(group)), ",") + ")"
+		where = qcols[0] + " IN (" + strings.TrimSuffix(strings.Repeat(ph[0]+",", len(group)), ",") + ")"
 	default:
 		where = strings.TrimSuffix(strings.Repeat("("+one+") OR ", len(group)), " OR ")
 	}
 	return stmt{sql: head + where, args: args, shown: head + one}
+}
+
+// placeholders returns the placeholder of each of o's columns.
+func (o *op) placeholders() []string {
+	ph := make([]string, len(o.cols))
+	for i := range ph {
+		ph[i] = o.class(i).placeholder()
+	}
+	return ph
+}
+
+// appendArgs appends o's values as the driver arguments of its columns.
+func (o *op) appendArgs(args []any) []any {
+	for i, v := range o.vals {
+		args = append(args, o.class(i).arg(v))
+	}
+	return args
+}
+
+func (o *op) class(i int) colClass {
+	if i < len(o.classes) {
+		return o.classes[i]
+	}
+	return plainCol
 }

@@ -16,6 +16,7 @@ import (
 // recorded in call order, run at flush in one transaction.
 type txWriter struct {
 	db   *sql.DB
+	cols *columnCache // of the sink; nil in recording mode
 	sink string
 	ops  []op
 }
@@ -123,7 +124,6 @@ func (w *txWriter) Flush(ctx context.Context) (err error) {
 	if w.db == nil {
 		return errors.New("mysql: no connection (recording mode writers cannot be flushed)")
 	}
-	stmts := statements(w.ops)
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("mysql: beginning the batch transaction: %w", err)
@@ -139,7 +139,10 @@ func (w *txWriter) Flush(ctx context.Context) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	for _, s := range stmts {
+	if err = w.classify(ctx, tx); err != nil {
+		return err
+	}
+	for _, s := range statements(w.ops) {
 		var xerr error
 		if len(s.args) == 0 {
 			// No placeholders: the text protocol runs any statement,
@@ -158,6 +161,9 @@ func (w *txWriter) Flush(ctx context.Context) (err error) {
 		}
 		if xerr != nil {
 			o := &w.ops[s.first]
+			if o.kind != opExec {
+				w.cols.forget(o.table) // in case the table changed
+			}
 			return &StatementError{
 				First: s.first + 1, Last: s.last + 1, Total: len(w.ops),
 				Kind: o.kind.String(), Table: o.qtable, SQL: shorten(s.shown), Err: xerr,
@@ -166,6 +172,27 @@ func (w *txWriter) Flush(ctx context.Context) (err error) {
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("mysql: committing %d writes (the outcome is unknown; the batch will be retried): %w", len(w.ops), err)
+	}
+	return nil
+}
+
+// classify sets the column classes of the upserts and deletes; writes of
+// one shape in a row share them.
+func (w *txWriter) classify(ctx context.Context, tx *sql.Tx) error {
+	for i := range w.ops {
+		o := &w.ops[i]
+		if o.kind == opExec {
+			continue
+		}
+		if i > 0 && w.ops[i-1].shape == o.shape && w.ops[i-1].classes != nil {
+			o.classes = w.ops[i-1].classes
+			continue
+		}
+		cs, err := w.cols.classes(ctx, tx, o.table, o.cols)
+		if err != nil {
+			return err
+		}
+		o.classes = cs
 	}
 	return nil
 }
