@@ -315,16 +315,15 @@ func (e *e2e) converge(ctx context.Context, want map[string]bool) {
 }
 
 func (e *e2e) difference(ctx context.Context, want map[string]bool) string {
-	srcRows := tableRows(ctx, e.t, e.src, "SELECT * FROM `"+e.srcDB+"`.items ORDER BY id")
-	dstRows := tableRows(ctx, e.t, e.dst, "SELECT * FROM `"+e.dstDB+"`.items ORDER BY id")
 	seen := map[string]bool{}
-	for _, r := range tableRows(ctx, e.t, e.dst, "SELECT id FROM `"+e.dstDB+"`.seen") {
-		seen[strings.TrimSuffix(r, "|")] = true
+	ids, _ := rawRows(ctx, e.t, e.dst, "SELECT id FROM `"+e.dstDB+"`.seen")
+	for _, r := range ids {
+		seen[r[0]] = true
 	}
 	missing := 0
 	example := ""
 	for id := range want {
-		if !seen[id] {
+		if !seen[fmt.Sprintf("%q", id)] {
 			missing++
 			example = id
 		}
@@ -332,10 +331,7 @@ func (e *e2e) difference(ctx context.Context, want map[string]bool) string {
 	if missing > 0 {
 		return fmt.Sprintf("%d of %d events not handled (e.g. %s)", missing, len(want), example)
 	}
-	if strings.Join(srcRows, "\n") != strings.Join(dstRows, "\n") {
-		return fmt.Sprintf("source has %d rows, destination %d, and they differ", len(srcRows), len(dstRows))
-	}
-	return ""
+	return rowsDiff(ctx, e.t, e.src, e.dst, "`"+e.srcDB+"`.items", "`"+e.dstDB+"`.items")
 }
 
 // handledTwice is how many times the listener handled an event it had
@@ -373,42 +369,6 @@ func (e *e2e) republished(ctx context.Context, want map[string]bool) (extra, txs
 		}
 	}
 	return extra, len(dupTx)
-}
-
-// tableRows returns each row as text, NULL distinguished from "NULL".
-func tableRows(ctx context.Context, t *testing.T, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out []string
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, v := range vals {
-			if v == nil {
-				b.WriteString("\x00NULL|")
-			} else {
-				b.Write(v)
-				b.WriteByte('|')
-			}
-		}
-		out = append(out, b.String())
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // chaos runs the workload while killing procs with SIGKILL and starting
@@ -568,4 +528,60 @@ func TestIntegrationRunOverKafkaReplicates(t *testing.T) {
 	}
 	e.converge(ctx, e.expectedIDs(ctx))
 	p.stop()
+}
+
+// rowsDiff compares two tables of the same columns, row by row and column
+// by column, as the server writes their values; "" when they are equal.
+func rowsDiff(ctx context.Context, t *testing.T, srcDB, dstDB *sql.DB, src, dst string) string {
+	t.Helper()
+	a, cols := rawRows(ctx, t, srcDB, "SELECT * FROM "+src+" ORDER BY id")
+	b, _ := rawRows(ctx, t, dstDB, "SELECT * FROM "+dst+" ORDER BY id")
+	var out []string
+	if len(a) != len(b) {
+		out = append(out, fmt.Sprintf("%d rows in the source, %d in the destination", len(a), len(b)))
+	}
+	for r := range min(len(a), len(b)) {
+		for c := range cols {
+			if a[r][c] != b[r][c] {
+				out = append(out, fmt.Sprintf("row id=%s, column %s: source %s, destination %s", a[r][0], cols[c], a[r][c], b[r][c]))
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// rawRows reads every row of q with each value quoted (%q of its bytes)
+// or NULL.
+func rawRows(ctx context.Context, t *testing.T, db *sql.DB, q string) ([][]string, []string) {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out [][]string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			if v == nil {
+				row[i] = "NULL"
+			} else {
+				row[i] = fmt.Sprintf("%q", v)
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out, cols
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -137,60 +135,4 @@ return {
 			}
 		})
 	}
-}
-
-// rowsDiff compares two tables of the same columns, row by row and column
-// by column, as the server writes their values; "" when they are equal.
-func rowsDiff(ctx context.Context, t *testing.T, srcDB, dstDB *sql.DB, src, dst string) string {
-	t.Helper()
-	a, cols := rawRows(ctx, t, srcDB, "SELECT * FROM "+src+" ORDER BY id")
-	b, _ := rawRows(ctx, t, dstDB, "SELECT * FROM "+dst+" ORDER BY id")
-	var out []string
-	if len(a) != len(b) {
-		out = append(out, fmt.Sprintf("%d rows in the source, %d in the destination", len(a), len(b)))
-	}
-	for r := range min(len(a), len(b)) {
-		for c := range cols {
-			if a[r][c] != b[r][c] {
-				out = append(out, fmt.Sprintf("row id=%s, column %s: source %s, destination %s", a[r][0], cols[c], a[r][c], b[r][c]))
-			}
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-// rawRows reads every row of q with each value quoted (%q of its bytes)
-// or NULL.
-func rawRows(ctx context.Context, t *testing.T, db *sql.DB, q string) ([][]string, []string) {
-	t.Helper()
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out [][]string
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			if v == nil {
-				row[i] = "NULL"
-			} else {
-				row[i] = fmt.Sprintf("%q", v)
-			}
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out, cols
 }
