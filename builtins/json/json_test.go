@@ -82,15 +82,12 @@ func TestEncodeErrorsNameThePath(t *testing.T) {
 	}
 }
 
-// TestBigIntegersSurviveEventToJSON: BIGINT max and BIGINT UNSIGNED max
-// reach a listener as exact strings and json.encode keeps every digit.
-func TestBigIntegersSurviveEventToJSON(t *testing.T) {
+// handle runs a one-listener scripts directory whose listener is src on
+// one event, and returns what it printed.
+func handle(t *testing.T, src string, ev *event.Event) string {
+	t.Helper()
 	dir := t.TempDir()
-	src := `local json = require("json")
-return { name = "big", subscribe = {"t.big"}, handle = function(events)
-  print(json.encode(events[1].after))
-end }`
-	if err := os.WriteFile(filepath.Join(dir, "big.lua"), []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "l.lua"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -99,6 +96,15 @@ end }`
 		t.Fatal(err)
 	}
 	defer g.Close()
+	if err := g.Listeners()[0].Handle(context.Background(), 0, []*event.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// TestBigIntegersSurviveEventToJSON: BIGINT max and BIGINT UNSIGNED max
+// reach a listener as exact strings and json.encode keeps every digit.
+func TestBigIntegersSurviveEventToJSON(t *testing.T) {
 	tbl := event.NewTable("t", "big", []event.Column{
 		{Name: "s", Type: "bigint"}, {Name: "u", Type: "bigint unsigned"}, {Name: "n", Type: "int"},
 		{Name: "d", Type: "decimal(30,10)"}, {Name: "z", Type: "int"},
@@ -107,12 +113,50 @@ end }`
 		event.IntValue(math.MaxInt64), event.UintValue(math.MaxUint64), event.IntValue(7),
 		event.DecimalValue("12345678901234567890.0123456789"), event.NullValue(),
 	}}
-	if err := g.Listener("big").Handle(context.Background(), 0, []*event.Event{ev}); err != nil {
-		t.Fatal(err)
-	}
+	got := handle(t, `local json = require("json")
+return { name = "big", subscribe = {"t.big"}, handle = function(events)
+  print(json.encode(events[1].after))
+end }`, ev)
 	want := `{"d":"12345678901234567890.0123456789","n":7,"s":"9223372036854775807","u":"18446744073709551615","z":null}`
-	if got := strings.TrimSpace(out.String()); got != want {
+	if got != want {
 		t.Errorf("encoded %s\nwant    %s", got, want)
+	}
+}
+
+// TestBinaryColumnsOfRowsEncodeAsBase64: the values of BINARY, BLOB and
+// the like in an event's row image encode as {"base64": ...}, as in Kafka
+// messages, whatever their bytes, in full and partial row images; a table
+// the script builds follows the plain rules.
+func TestBinaryColumnsOfRowsEncodeAsBase64(t *testing.T) {
+	tbl := event.NewTable("t", "bin", []event.Column{
+		{Name: "id", Type: "int"}, {Name: "raw", Type: "varbinary(4)"}, {Name: "doc", Type: "blob"}, {Name: "name", Type: "varchar(10)"},
+	}, []int{0})
+	ev := &event.Event{ID: "1", Action: event.Update, Table: tbl,
+		Before: []event.Value{event.IntValue(1), event.BytesValue([]byte{0, 0xff}), event.BytesValue([]byte("abc")), {}},
+		After:  []event.Value{event.IntValue(1), event.BytesValue([]byte{0xfe}), event.NullValue(), event.StringValue("x")},
+	}
+	got := handle(t, `local json = require("json")
+return { name = "bin", subscribe = {"t.bin"}, handle = function(events)
+  local ev = events[1]
+  print(json.encode(ev.after))
+  print(json.encode(ev.before))
+  print(json.encode(ev))
+  local copy = {}
+  for k, v in pairs(ev.before) do copy[k] = v end
+  print(json.encode({doc = copy.doc}), pcall(json.encode, copy))
+end }`, ev)
+	want := `{"doc":null,"id":1,"name":"x","raw":{"base64":"/g=="}}
+{"doc":{"base64":"YWJj"},"id":1,"raw":{"base64":"AP8="}}
+`
+	lines := strings.SplitN(got, "\n", 4)
+	if len(lines) != 4 || lines[0]+"\n"+lines[1]+"\n" != want {
+		t.Fatalf("printed\n%s\nwant first\n%s", got, want)
+	}
+	if !strings.Contains(lines[2], `"after":{"doc":null,"id":1,"name":"x","raw":{"base64":"/g=="}}`) {
+		t.Errorf("the whole event: %s", lines[2])
+	}
+	if !strings.HasPrefix(lines[3], `{"doc":"abc"}	false	`) || !strings.Contains(lines[3], "not UTF-8") {
+		t.Errorf("a script's own table: %s", lines[3])
 	}
 }
 

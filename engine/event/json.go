@@ -146,7 +146,7 @@ func appendValue(dst []byte, v Value) ([]byte, error) {
 		}
 		return AppendJSONFloat(dst, f), nil
 	case Bytes:
-		return appendBase64(dst, v.str), nil
+		return AppendJSONBytes(dst, v.str), nil
 	default:
 		out, ok := AppendJSONText(dst, v.str)
 		if !ok {
@@ -173,10 +173,12 @@ func appendText(dst []byte, s string) []byte {
 	if out, ok := AppendJSONText(dst, s); ok {
 		return out
 	}
-	return appendBase64(dst, s)
+	return AppendJSONBytes(dst, s)
 }
 
-func appendBase64(dst []byte, s string) []byte {
+// AppendJSONBytes appends s as JSON writes bytes: {"base64": "..."},
+// standard base64 with padding.
+func AppendJSONBytes(dst []byte, s string) []byte {
 	dst = append(dst, `{"base64":"`...)
 	n := base64.StdEncoding.EncodedLen(len(s))
 	dst = append(dst, make([]byte, n)...)

@@ -95,6 +95,11 @@ type tableInfo struct {
 	// partial holds the shapes of rows missing some columns
 	// (binlog_row_image=MINIMAL), by the mask of the columns present.
 	partial map[uint64]*shape
+	// binary names the columns whose values are bytes (event.KindOf), and
+	// meta is the metatable of the table's row images that tells JSON and
+	// ToGo so (binaryColumns); both nil for a table without such columns.
+	binary map[string]bool
+	meta   *glua.LTable
 }
 
 // noShape marks a row layout that has no shape: it is built key by key.
@@ -191,6 +196,8 @@ type converter struct {
 	// shapes holds every shape above (and those of tables) by its
 	// template's keys slice, for builtFrom.
 	shapes map[*glua.LValue]*shape
+	// rowMetas holds the metatables of row images, for binaryColumns.
+	rowMetas map[*glua.LTable]*tableInfo
 }
 
 // maxCachedTables bounds the per-state name cache; table versions change
@@ -199,7 +206,7 @@ type converter struct {
 // that shapes does not keep those of forgotten tables.
 const maxCachedTables = 4096
 
-func (c *converter) table(t *event.Table) *tableInfo {
+func (c *converter) table(L *glua.LState, t *event.Table) *tableInfo {
 	if ti, ok := c.tables[t]; ok {
 		return ti
 	}
@@ -212,6 +219,19 @@ func (c *converter) table(t *event.Table) *tableInfo {
 	for i, col := range t.Columns {
 		ti.cols[i] = glua.LString(col.Name)
 		ti.names[i] = col.Name
+		if event.KindOf(col.Type) == event.Bytes {
+			if ti.binary == nil {
+				ti.binary = make(map[string]bool)
+			}
+			ti.binary[col.Name] = true
+		}
+	}
+	if ti.binary != nil {
+		ti.meta = L.NewTable()
+		if c.rowMetas == nil {
+			c.rowMetas = make(map[*glua.LTable]*tableInfo)
+		}
+		c.rowMetas[ti.meta] = ti
 	}
 	ti.pk = make([]glua.LValue, 0, len(t.PK))
 	for _, p := range t.PK {
@@ -281,7 +301,7 @@ func (c *converter) event(L *glua.LState, ev *event.Event) *glua.LTable {
 	if t == nil {
 		t = emptyTable
 	}
-	ti := c.table(t)
+	ti := c.table(L, t)
 	present := fieldsIn(ev) &^ c.omit
 
 	// Subtables use c.vals as scratch, so the event's values gather here
@@ -400,18 +420,41 @@ func (c *converter) row(L *glua.LState, ti *tableInfo, vals []event.Value) *glua
 		}
 	}
 	c.vals = vs
+	var r *glua.LTable
 	if s := c.rowShape(ti, len(vals), present, len(vs)); s != noShape {
-		return s.build(L, vs)
-	}
-	r := L.CreateTable(0, len(vs))
-	j := 0
-	for i, v := range vals {
-		if Value(v) != nil {
-			r.RawSetString(ti.names[i], vs[j])
-			j++
+		r = s.build(L, vs)
+	} else {
+		r = L.CreateTable(0, len(vs))
+		j := 0
+		for i, v := range vals {
+			if Value(v) != nil {
+				r.RawSetString(ti.names[i], vs[j])
+				j++
+			}
 		}
 	}
+	if ti.meta != nil {
+		r.Metatable = ti.meta
+	}
 	return r
+}
+
+// binaryColumns returns the names of t's binary columns when t is a row
+// image this converter built (and still has its metatable): JSON writes
+// their string values as {"base64": "..."} and ToGo returns them as []byte,
+// as for the bytes of an event in Kafka (docs/events.md), so that a row
+// with a BINARY column encodes whatever its bytes. nil otherwise, and for a
+// nil c.
+func (c *converter) binaryColumns(t *glua.LTable) map[string]bool {
+	if c == nil || c.rowMetas == nil {
+		return nil
+	}
+	if mt, ok := t.Metatable.(*glua.LTable); ok {
+		if ti := c.rowMetas[mt]; ti != nil {
+			return ti.binary
+		}
+	}
+	return nil
 }
 
 // rowShape returns the shape of a row of n columns of which count, those
@@ -475,7 +518,8 @@ const (
 // ToGo converts a Lua value to plain Go for a module's use:
 //
 //   - nil → nil; json.null → Null{}; booleans → bool; strings → string
-//     (bytes as they are, not necessarily UTF-8);
+//     (bytes as they are, not necessarily UTF-8), except the values of
+//     binary columns in an event's row image, which are []byte;
 //   - numbers → int64 when integral and within the int64 range, so that
 //     ids and counters stay exact; otherwise float64 (also NaN and ±Inf);
 //   - tables → []any or map[string]any: a table marked with json.array()
@@ -488,13 +532,16 @@ const (
 // values of more than 4M elements are errors (*ConversionError) naming the
 // path of the offending value.
 func ToGo(L *glua.LState, v glua.LValue) (any, error) {
-	var tg toGo
-	tg.L = L
+	tg := toGo{L: L}
+	if env := EnvOf(L); env != nil {
+		tg.rows = env.conv
+	}
 	return tg.conv(v, "$")
 }
 
 type toGo struct {
 	L     *glua.LState
+	rows  *converter // the state's, which knows the row images (binaryColumns)
 	stack []*glua.LTable
 	n     int
 }
@@ -563,6 +610,7 @@ func (tg *toGo) table(t *glua.LTable, path string) (any, error) {
 		return out, nil
 	}
 	out := make(map[string]any)
+	binary := tg.rows.binaryColumns(t)
 	var cerr error
 	t.ForEach(func(k, v glua.LValue) {
 		if cerr != nil {
@@ -571,6 +619,11 @@ func (tg *toGo) table(t *glua.LTable, path string) (any, error) {
 		key, ok := ObjectKey(k)
 		if !ok {
 			cerr = &ConversionError{Path: path, Msg: "object key of type " + k.Type().String()}
+			return
+		}
+		if s, ok := v.(glua.LString); ok && binary[key] {
+			tg.n++
+			out[key] = []byte(s)
 			return
 		}
 		gv, err := tg.conv(v, path+"."+key)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -26,7 +27,9 @@ import (
 //     so the exact digits of a BIGINT or DECIMAL that reached Lua as a
 //     string stay exact. A string or key that is not UTF-8 is an error:
 //     JSON cannot carry it, and replacing its bytes would corrupt it
-//     silently.
+//     silently. The values of binary columns in an event's row image
+//     (BINARY, BLOB, ...: binaryColumns) and []byte are written as bytes
+//     are in Kafka messages, {"base64": "..."}, whatever their bytes.
 //   - int64 (ToGo's exact integers) → an integer of the same digits.
 //   - Lua numbers and float64 → an integer when integral and within ±2^53;
 //     -0 → -0.0 (a -0 would read back as the integer 0); anything else in
@@ -145,6 +148,10 @@ func (e *JSONEncoder) value(dst []byte, v any, depth int) ([]byte, error) {
 		return dst, jsonError("cannot encode a userdata")
 	case *glua.LTable:
 		return e.table(dst, x, depth)
+	case []byte:
+		return event.AppendJSONBytes(dst, unsafe.String(unsafe.SliceData(x), len(x))), nil
+	case binaryString:
+		return event.AppendJSONBytes(dst, string(x)), nil
 	case []any:
 		if err := e.enter(dst, depth); err != nil {
 			return dst, err
@@ -216,13 +223,14 @@ func (e *JSONEncoder) table(dst []byte, t *glua.LTable, depth int) ([]byte, erro
 		return append(dst, ']'), nil
 	}
 	start := len(e.pairs)
+	binary := e.conv.binaryColumns(t)
 	if m, ok := stringKeys(t); ok {
 		if s := e.conv.builtFrom(t); s != nil && s.object != nil {
-			return e.shaped(dst, m, s.object, depth)
+			return e.shaped(dst, m, s.object, binary, depth)
 		}
 		for k, v := range m {
 			if v != glua.LNil {
-				e.pairs = append(e.pairs, jsonPair{k, v})
+				e.pairs = append(e.pairs, jsonPair{k, pairValue(k, v, binary)})
 			}
 		}
 		return e.object(dst, start, depth)
@@ -233,13 +241,25 @@ func (e *JSONEncoder) table(dst []byte, t *glua.LTable, depth int) ([]byte, erro
 		if !ok && kerr == nil {
 			kerr = jsonError("cannot encode an object key of type %s", k.Type())
 		}
-		e.pairs = append(e.pairs, jsonPair{ks, v})
+		e.pairs = append(e.pairs, jsonPair{ks, pairValue(ks, v, binary)})
 	})
 	if kerr != nil {
 		e.pairs = e.pairs[:start]
 		return dst, kerr
 	}
 	return e.object(dst, start, depth)
+}
+
+// binaryString is the value of a binary column (binaryColumns) on its way
+// to being written as {"base64": "..."}.
+type binaryString string
+
+// pairValue is what an object's member k writes for the Lua value v.
+func pairValue(k string, v glua.LValue, binary map[string]bool) any {
+	if s, ok := v.(glua.LString); ok && binary[k] {
+		return binaryString(s)
+	}
+	return v
 }
 
 // object writes the pairs from start on, sorted by key, and pops them.
@@ -271,7 +291,7 @@ func (e *JSONEncoder) object(dst []byte, start, depth int) ([]byte, error) {
 // shaped writes a table that still has the keys of its shape (m: its
 // string keys; keys: the shape's object keys): what object would write,
 // without sorting or escaping the keys again.
-func (e *JSONEncoder) shaped(dst []byte, m map[string]glua.LValue, keys []objectKey, depth int) ([]byte, error) {
+func (e *JSONEncoder) shaped(dst []byte, m map[string]glua.LValue, keys []objectKey, binary map[string]bool, depth int) ([]byte, error) {
 	dst = append(dst, '{')
 	first := true
 	for _, k := range keys {
@@ -285,7 +305,7 @@ func (e *JSONEncoder) shaped(dst []byte, m map[string]glua.LValue, keys []object
 		first = false
 		dst = append(dst, k.json...)
 		var err error
-		if dst, err = e.value(dst, v, depth+1); err != nil {
+		if dst, err = e.value(dst, pairValue(k.name, v, binary), depth+1); err != nil {
 			return dst, atPath(err, "."+k.name)
 		}
 	}

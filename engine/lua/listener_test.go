@@ -450,6 +450,31 @@ end }`)
 	}
 }
 
+func TestToGoGivesTheBinaryColumnsOfRowsAsBytes(t *testing.T) {
+	s := &sink{}
+	l := loadOne(t, s, `local rec = require("rec")
+return { name = "v", subscribe = {"a.b"}, handle = function(events)
+  local copy = {}
+  for k, v in pairs(events[1].after) do copy[k] = v end
+  rec.write(events[1].after, copy)
+end }`)
+	tbl := event.NewTable("shop", "files", []event.Column{{Name: "id", Type: "int"}, {Name: "data", Type: "blob"}, {Name: "name", Type: "varchar(10)"}}, []int{0})
+	ev := &event.Event{ID: "1", Action: event.Insert, Table: tbl, After: []event.Value{event.IntValue(1), event.BytesValue([]byte("\x00\xff")), event.StringValue("a")}}
+	if err := l.Handle(context.Background(), 0, []*event.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	args := s.flushed[0].Args
+	s.mu.Unlock()
+	want := []any{
+		map[string]any{"id": int64(1), "data": []byte("\x00\xff"), "name": "a"},
+		map[string]any{"id": int64(1), "data": "\x00\xff", "name": "a"}, // the script's own table
+	}
+	if !reflect.DeepEqual(args, want) {
+		t.Errorf("args %#v\nwant %#v", args, want)
+	}
+}
+
 func TestGoLuaGoRoundTripPerKind(t *testing.T) {
 	tests := []struct {
 		v    event.Value

@@ -127,7 +127,7 @@ func TestRowsOfEveryLayoutConvertKeyByKeyAlike(t *testing.T) {
 	}
 	var c converter
 	for tn, tbl := range tables {
-		ti := c.table(tbl)
+		ti := c.table(L, tbl)
 		for rn, row := range rows(len(tbl.Columns)) {
 			for range 2 { // the second time from cached shapes
 				got := c.row(L, ti, row)
