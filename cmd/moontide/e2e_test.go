@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -71,15 +72,36 @@ type e2e struct {
 	logs     *testenv.Buffer
 }
 
-func newE2E(t *testing.T, kafka bool) *e2e {
+// e2eOptions vary the setup of newE2EWith.
+type e2eOptions struct {
+	kafka bool
+	// minimal captures from the dev server without
+	// binlog_row_metadata=FULL, whose columns capture takes from its
+	// schema history.
+	minimal bool
+	// tables are made in the source and the destination before the start
+	// position, by name and definition, next to items.
+	tables map[string]string
+}
+
+func newE2E(t *testing.T, kafka bool) *e2e { return newE2EWith(t, e2eOptions{kafka: kafka}) }
+
+func newE2EWith(t *testing.T, o e2eOptions) *e2e {
 	t.Helper()
 	ctx := testenv.Context(t, time.Minute)
-	e := &e2e{t: t, src: testenv.Source(t), dst: testenv.Dest(t), kafka: kafka, logs: &testenv.Buffer{}}
+	src, srcDSN := testenv.Source(t), testenv.SourceDSN(t)
+	if o.minimal {
+		src, srcDSN = testenv.Minimal(t), testenv.MinimalDSN(t)
+	}
+	e := &e2e{t: t, src: src, dst: testenv.Dest(t), kafka: o.kafka, logs: &testenv.Buffer{}}
 	e.srcDB = testenv.FreshDatabase(t, e.src)
 	e.dstDB = testenv.FreshDatabase(t, e.dst)
-	const table = "(id INT PRIMARY KEY, n BIGINT UNSIGNED, price DECIMAL(30,10), note VARCHAR(100), at DATETIME(6))"
-	mustExec(ctx, t, e.src, "CREATE TABLE `"+e.srcDB+"`.items "+table)
-	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.items "+table)
+	tables := map[string]string{"items": "(id INT PRIMARY KEY, n BIGINT UNSIGNED, price DECIMAL(30,10), note VARCHAR(100), at DATETIME(6))"}
+	maps.Copy(tables, o.tables)
+	for name, def := range tables {
+		mustExec(ctx, t, e.src, "CREATE TABLE `"+e.srcDB+"`.`"+name+"` "+def)
+		mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.`"+name+"` "+def)
+	}
 	mustExec(ctx, t, e.dst, "CREATE TABLE `"+e.dstDB+"`.seen (id VARCHAR(100) PRIMARY KEY, n INT NOT NULL, batch VARCHAR(100) NOT NULL)")
 	file, pos := testenv.BinlogPosition(ctx, t, e.src)
 	e.start = fmt.Sprintf("%s:%d", file, pos)
@@ -105,7 +127,7 @@ func newE2E(t *testing.T, kafka bool) *e2e {
 	}
 	brokers := "[]"
 	e.topics = testenv.UniqueName(t, "t")
-	if kafka {
+	if o.kafka {
 		brokers = "[" + strings.Join(testenv.KafkaBrokers(t), ",") + "]"
 	}
 	writeFile(t, filepath.Join(e.conf, "90-e2e.yaml"), fmt.Sprintf(`
@@ -129,7 +151,7 @@ scripts:
   dir: %s
 admin:
   listen: 127.0.0.1:0
-`, testenv.SourceDSN(t), e.start, 100000+rand.IntN(1<<20), e.srcDB+".*", brokers,
+`, srcDSN, e.start, 100000+rand.IntN(1<<20), e.srcDB+".*", brokers,
 		e.topics, testenv.UniqueName(t, "g"), filepath.Join(dir, "var", "checkpoint.json"),
 		testenv.DestDSN(t), e.scripts))
 	e.writeScript(64, "")

@@ -64,21 +64,24 @@ var typesTable = []struct {
 const typesRows = 3
 
 func TestIntegrationEveryTypeReplicatesExactly(t *testing.T) {
+	cols := make([]string, len(typesTable))
+	for i, c := range typesTable {
+		cols[i] = c.name + " " + c.ddl
+	}
+	ddl := "(id INT PRIMARY KEY, " + strings.Join(cols, ", ") + ")"
 	for _, mode := range []struct {
-		name  string
-		kafka bool
-	}{{"embedded", false}, {"kafka", true}} {
+		name string
+		e2eOptions
+	}{
+		{"embedded", e2eOptions{}},
+		{"kafka", e2eOptions{kafka: true}},
+		{"embedded from the minimal-metadata server", e2eOptions{minimal: true}},
+	} {
 		t.Run(mode.name, func(t *testing.T) {
-			e := newE2E(t, mode.kafka)
+			mode.tables = map[string]string{"types": ddl}
+			e := newE2EWith(t, mode.e2eOptions)
 			ctx := testenv.Context(t, 3*time.Minute)
-			cols := make([]string, len(typesTable))
-			for i, c := range typesTable {
-				cols[i] = c.name + " " + c.ddl
-			}
-			ddl := "(id INT PRIMARY KEY, " + strings.Join(cols, ", ") + ")"
 			src, dst := "`"+e.srcDB+"`.types", "`"+e.dstDB+"`.types"
-			mustExec(ctx, t, e.src, "CREATE TABLE "+src+" "+ddl)
-			mustExec(ctx, t, e.dst, "CREATE TABLE "+dst+" "+ddl)
 			writeFile(t, filepath.Join(e.scripts, "replica.lua"), fmt.Sprintf(`
 local mysql = require("mysql")
 return {
