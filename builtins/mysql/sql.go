@@ -53,8 +53,9 @@ func quoteIdent(name string) (string, error) {
 }
 
 // quoteTable quotes "table" or "db.table": the first dot separates the
-// database from the table (so a table name cannot contain a dot here; use
-// exec for such a table).
+// database from the table, so "db.order.items" is table order.items of db;
+// a database whose name has a dot, or such a table of the connection's
+// database, needs exec.
 func quoteTable(name string) (string, error) {
 	db, tbl, qualified := strings.Cut(name, ".")
 	if !qualified {
