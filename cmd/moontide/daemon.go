@@ -193,33 +193,41 @@ func (s sinks) Default(kind string) (string, bool) { return s.s.Default(kind) }
 
 // loadScripts loads the scripts directory of cfg into a new generation,
 // keeping only the listeners named by --listener when given.
-func (d *daemon) loadScripts(cfg *config.Config) (*lua.Generation, []dispatch.Listener, error) {
+func (d *daemon) loadScripts(cfg *config.Config) (*lua.Generation, error) {
 	gen, err := lua.Load(cfg.Scripts.Dir, scriptOptions(cfg, d.log))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	for _, name := range d.only {
+		if gen.Listener(name) == nil {
+			gen.Close()
+			return nil, fmt.Errorf("no listener named %q in %s", name, cfg.Scripts.Dir)
+		}
+	}
+	return gen, nil
+}
+
+// running returns the listeners the transport is to run once gen replaces
+// old (Generation.Running): an unchanged listener runs on as old's copy,
+// which Adopt then hands to gen, closing gen's own.
+func (d *daemon) running(gen, old *lua.Generation) []dispatch.Listener {
 	var ls []dispatch.Listener
-	for _, l := range gen.Listeners() {
+	for _, l := range gen.Running(old) {
 		if len(d.only) > 0 && !slices.Contains(d.only, l.Name()) {
 			continue
 		}
 		ls = append(ls, dispatch.Listener{Spec: l.Spec(), Handler: l})
 	}
-	for _, name := range d.only {
-		if gen.Listener(name) == nil {
-			gen.Close()
-			return nil, nil, fmt.Errorf("no listener named %q in %s", name, cfg.Scripts.Dir)
-		}
-	}
-	return gen, ls, nil
+	return ls
 }
 
 // start loads the first generation into the transport.
 func (d *daemon) start(ctx context.Context, set listenerSet, status func() any) error {
-	gen, ls, err := d.loadScripts(d.cfg)
+	gen, err := d.loadScripts(d.cfg)
 	if err != nil {
 		return fmt.Errorf("loading scripts: %w", err)
 	}
+	ls := d.running(gen, nil)
 	if len(ls) == 0 {
 		d.log.Warn("no listener scripts", "dir", d.cfg.Scripts.Dir)
 	}
@@ -249,10 +257,12 @@ func (d *daemon) Reload(ctx context.Context) error {
 	if set == nil {
 		return errors.New("reload: not started yet")
 	}
-	gen, ls, err := d.reloadConfigAndScripts()
+	gen, err := d.reloadConfigAndScripts()
 	if err == nil {
-		diff := gen.Adopt(old)
-		if err = set.Apply(ctx, ls); err == nil {
+		// The transport gets the listeners first: if it refuses them, gen
+		// is closed and old, whose listeners it has not adopted, runs on.
+		if err = set.Apply(ctx, d.running(gen, old)); err == nil {
+			diff := gen.Adopt(old)
 			d.mu.Lock()
 			d.gen = gen
 			d.generation++
@@ -282,17 +292,17 @@ func (d *daemon) Reload(ctx context.Context) error {
 // reload can apply it, the scripts with its sinks and script defaults. d.cfg
 // stays the configuration the process started with: the sections it is
 // used for are the ones a reload refuses to change.
-func (d *daemon) reloadConfigAndScripts() (*lua.Generation, []dispatch.Listener, error) {
+func (d *daemon) reloadConfigAndScripts() (*lua.Generation, error) {
 	cfg, err := config.Load(d.confDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	frozen, err := frozenChanges(d.cfg, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(frozen) > 0 {
-		return nil, nil, errFrozen(frozen)
+		return nil, errFrozen(frozen)
 	}
 	return d.loadScripts(cfg)
 }

@@ -149,33 +149,56 @@ type Diff struct {
 	Added, Changed, Removed, Unchanged []string
 }
 
+// Running returns the listeners that run once g adopts old: old's own copy
+// of each listener that did not change, g's of the others, sorted by name.
+// A transport is given these before Adopt, so that when it refuses them, g
+// can be closed and old runs on untouched.
+func (g *Generation) Running(old *Generation) []*Listener {
+	out := g.Listeners()
+	for i, l := range out {
+		if o := unchanged(old, l); o != nil {
+			out[i] = o
+		}
+	}
+	return out
+}
+
+// unchanged returns old's listener of l's name when it has l's hash (the
+// same code and settings), nil when there is none or it changed.
+func unchanged(old *Generation, l *Listener) *Listener {
+	if old == nil {
+		return nil
+	}
+	if o := old.byName[l.Name()]; o != nil && o.hash == l.hash && o.owner == old {
+		return o
+	}
+	return nil
+}
+
 // Adopt takes over from old the listeners that did not change, so that they
 // keep their Lua states and clients and the runner need not touch them, and
 // returns the difference. After Adopt, old.Close closes only the listeners
 // that changed or were removed; g's own copies of unchanged listeners are
-// closed here (they never ran).
+// closed here (they never ran: the transport runs old's, see Running).
 func (g *Generation) Adopt(old *Generation) Diff {
 	var d Diff
-	if old == nil {
-		for _, l := range g.listeners {
-			d.Added = append(d.Added, l.Name())
-		}
-		return d
-	}
 	for i, l := range g.listeners {
-		o := old.byName[l.Name()]
+		o := unchanged(old, l)
 		switch {
-		case o == nil:
-			d.Added = append(d.Added, l.Name())
-		case o.hash == l.hash && o.owner == old:
+		case o != nil:
 			d.Unchanged = append(d.Unchanged, l.Name())
 			_ = l.Close()
 			o.owner = g
 			g.listeners[i] = o
 			g.byName[o.Name()] = o
+		case old == nil || old.byName[l.Name()] == nil:
+			d.Added = append(d.Added, l.Name())
 		default:
 			d.Changed = append(d.Changed, l.Name())
 		}
+	}
+	if old == nil {
+		return d
 	}
 	for _, o := range old.listeners {
 		if g.byName[o.Name()] == nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,7 +197,15 @@ func TestAdoptKeepsUnchangedListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What runs once g takes over, handed to the transport before Adopt.
+	running := g.Running(old)
+	if len(running) != 3 || running[0] != oldA || running[1] != g.Listener("b") || running[2] != g.Listener("d") {
+		t.Errorf("Running(old) = %v, want old's a, and g's b and d", running)
+	}
 	d := g.Adopt(old)
+	if !slices.Equal(g.Listeners(), running) {
+		t.Errorf("after Adopt the generation holds %v, not what Running said", g.Listeners())
+	}
 	want := Diff{Added: []string{"d"}, Changed: []string{"b"}, Removed: []string{"c"}, Unchanged: []string{"a"}}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("diff %+v, want %+v", d, want)
