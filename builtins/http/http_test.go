@@ -274,7 +274,7 @@ func TestMisuseRaisesAnErrorNamingTheArgument(t *testing.T) {
 		{`http.post("http://h", {body = 42})`, `body must be a string`},
 		{`http.post("http://h", {body = json.null})`, `not json.null`},
 		{`http.post("http://h", {body = {f = function() end}})`, `body: cannot convert a function at $.f`},
-		{`http.post("http://h", {body = {b = "\255"}})`, `body: cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex or base64) at $.b`},
+		{`http.post("http://h", {body = {b = "\255"}})`, `body: cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex) at $.b`},
 		{`http.get("http://h", {timeout = 0})`, `timeout must be a number of milliseconds`},
 		{`http.get("http://h", {headers = {["a b"] = "x"}})`, `header names`},
 		{`http.get("http://h", {headers = {a = "x\r\nb: y"}})`, `line break`},

@@ -332,7 +332,7 @@ func appendJSONNumber(dst []byte, f float64) ([]byte, error) {
 func appendJSONText(dst []byte, s string) ([]byte, error) {
 	dst, ok := event.AppendJSONText(dst, s)
 	if !ok {
-		return dst, jsonError("cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex or base64)")
+		return dst, jsonError("cannot encode a string that is not UTF-8 (binary data? encode it first, e.g. as hex)")
 	}
 	return dst, nil
 }

@@ -40,7 +40,7 @@ func TestAppendJSONErrorsNameThePath(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"a string that is not UTF-8", map[string]any{"a": []any{int64(1), map[string]any{"b": "\xff"}}}, "not UTF-8 (binary data? encode it first, e.g. as hex or base64) at $.a[2].b"},
+		{"a string that is not UTF-8", map[string]any{"a": []any{int64(1), map[string]any{"b": "\xff"}}}, "not UTF-8 (binary data? encode it first, e.g. as hex) at $.a[2].b"},
 		{"a key that is not UTF-8", map[string]any{"a": map[string]any{"\xff": int64(1)}}, "cannot encode a key that is not UTF-8 at $.a"},
 		{"NaN", []any{math.NaN()}, "(JSON has no NaN or infinity) at $[1]"},
 		{"a Go type ToGo never returns", map[string]any{"t": struct{}{}}, "cannot encode a Go struct {} at $.t"},
