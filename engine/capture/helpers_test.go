@@ -248,3 +248,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// devServers are the two dev MariaDBs, for tests that run on both: one
+// with binlog_row_metadata=FULL, one whose columns capture takes from its
+// schema history.
+var devServers = []struct {
+	name string
+	dsn  func(testing.TB) config.MySQLDSN
+	db   func(testing.TB) *sql.DB
+}{
+	{"full metadata", testenv.SourceMySQL, testenv.Source},
+	{"minimal metadata", testenv.MinimalMySQL, testenv.Minimal},
+}

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/moontide/moontide/engine/checkpoint"
-	"github.com/moontide/moontide/engine/config"
 	"github.com/moontide/moontide/engine/event"
 	"github.com/moontide/moontide/internal/testenv"
 )
@@ -712,14 +710,7 @@ func statementWriteStopsCapture(t *testing.T, want string, prepare func(schema s
 // servers: with FULL metadata, and with MINIMAL, where the schema history
 // follows its CREATE and ALTER.
 func TestIntegrationBackquotedPatternsChooseNamesWithDots(t *testing.T) {
-	for _, srv := range []struct {
-		name string
-		dsn  func(testing.TB) config.MySQLDSN
-		db   func(testing.TB) *sql.DB
-	}{
-		{"full metadata", testenv.SourceMySQL, testenv.Source},
-		{"minimal metadata", testenv.MinimalMySQL, testenv.Minimal},
-	} {
+	for _, srv := range devServers {
 		t.Run(srv.name, func(t *testing.T) {
 			ctx := testenv.Context(t, time.Minute)
 			dsn, db := srv.dsn(t), srv.db(t)
